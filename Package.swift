@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Strata",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "StrataStore", targets: ["StrataStore"]),
+        .library(name: "StrataEngine", targets: ["StrataEngine"]),
+        .executable(name: "strata", targets: ["StrataCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        .target(name: "StrataStore"),
+        .target(
+            name: "StrataEngine",
+            dependencies: ["StrataStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .executableTarget(
+            name: "StrataCLI",
+            dependencies: [
+                "StrataStore", "StrataEngine", "CSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "StrataStoreTests",
+            dependencies: ["StrataStore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "StrataEngineTests",
+            dependencies: [
+                "StrataEngine", "StrataStore", "StrataCLI",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

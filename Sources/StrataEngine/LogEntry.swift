@@ -1,0 +1,249 @@
+/// Whether a stored version of a key is a value or a deletion (tombstone).
+public enum EntryKind: UInt8, Sendable, Equatable {
+    /// The key holds a value.
+    case put = 1
+    /// The key was deleted.
+    case delete = 2
+}
+
+/// One write of a transaction: a put or a delete of a key.
+public struct Mutation: Equatable, Sendable {
+    /// The key written.
+    public var key: [UInt8]
+    /// Put or delete.
+    public var kind: EntryKind
+    /// The value (empty for a delete).
+    public var value: [UInt8]
+
+    /// Creates a mutation.
+    public init(key: [UInt8], kind: EntryKind, value: [UInt8]) {
+        self.key = key
+        self.kind = kind
+        self.value = value
+    }
+}
+
+/// The writes of one log entry, sorted by key with one mutation per key.
+enum BatchCoding {
+    static let magic: [UInt8] = Array("STRB".utf8)
+
+    static func encode(_ mutations: [Mutation]) -> [UInt8] {
+        var w = ByteWriter(capacity: 16 + mutations.reduce(0) { $0 + $1.key.count + $1.value.count + 6 })
+        w.raw(magic)
+        w.varint(mutations.count)
+        for m in mutations {
+            w.u8(m.kind.rawValue)
+            w.lengthPrefixed(m.key)
+            w.lengthPrefixed(m.value)
+        }
+        w.u32(CRC32C.checksum(w.bytes))
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> [Mutation] {
+        guard bytes.count >= 8, Array(bytes[0..<4]) == magic else { throw corrupt("not a batch") }
+        let body = bytes.count - 4
+        var tail = ByteReader(bytes, from: body)
+        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("batch checksum mismatch") }
+        var r = ByteReader(bytes, from: 4, to: body)
+        let n = try r.length(limit: r.remaining)
+        var out: [Mutation] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            guard let kind = EntryKind(rawValue: try r.u8()) else { throw corrupt("bad mutation kind") }
+            let key = try r.lengthPrefixed()
+            let value = try r.lengthPrefixed()
+            out.append(Mutation(key: key, kind: kind, value: value))
+        }
+        return out
+    }
+}
+
+/// Where a segment's bytes are and what they hold: enough to skip it without reading it.
+public struct SegmentRef: Equatable, Sendable {
+    /// The content hash, which names the object.
+    public var hash: ContentHash
+    /// Object size in bytes.
+    public var size: Int
+    /// Number of versioned entries.
+    public var count: Int
+    /// Smallest and largest commit sequence of any entry.
+    public var minSeq: UInt64
+    public var maxSeq: UInt64
+    /// Smallest and largest key.
+    public var minKey: [UInt8]
+    public var maxKey: [UInt8]
+
+    func encode(into w: inout ByteWriter) {
+        w.raw(hash.bytes)
+        w.varint(size)
+        w.varint(count)
+        w.varint(minSeq)
+        w.varint(maxSeq)
+        w.lengthPrefixed(minKey)
+        w.lengthPrefixed(maxKey)
+    }
+
+    static func decode(_ r: inout ByteReader) throws -> SegmentRef {
+        SegmentRef(
+            hash: ContentHash(bytes: try r.raw(32)), size: try r.length(limit: Int.max),
+            count: try r.length(limit: Int.max), minSeq: try r.varint(), maxSeq: try r.varint(),
+            minKey: try r.lengthPrefixed(), maxKey: try r.lengthPrefixed())
+    }
+}
+
+/// A change to the set of live segments: a flush or a compaction.
+struct StructuralChange: Equatable, Sendable {
+    enum Kind: UInt8 { case flush = 1, compaction = 2 }
+    var kind: Kind
+    /// Every version with sequence <= watermark is in the segments after this change.
+    var watermark: UInt64
+    /// Versions older than this may have been dropped; snapshots below it are refused.
+    var horizon: UInt64
+    /// The full segment list after the change, as a manifest object (the checkpoint).
+    var manifest: ContentHash
+    var removes: [ContentHash]
+    var adds: [SegmentRef]
+}
+
+/// One entry of a branch's commit log: created with put-if-absent, hash-chained to its parent.
+struct LogEntry: Equatable, Sendable {
+    enum Body: Equatable, Sendable {
+        /// Writes carried in the entry itself.
+        case inline([Mutation])
+        /// Writes stored in a separate batch object.
+        case batchObject(ContentHash, size: Int, count: Int)
+        /// A flush or compaction.
+        case structural(StructuralChange)
+    }
+
+    static let magic: [UInt8] = Array("STRL".utf8)
+
+    var seq: UInt64
+    /// Hybrid-logical-clock time in microseconds since 1970: wall time, but always
+    /// greater than the parent's.
+    var timestamp: UInt64
+    var parent: ContentHash
+    var writer: String
+    var body: Body
+
+    func encode() -> [UInt8] {
+        var w = ByteWriter()
+        w.raw(Self.magic)
+        w.u8(1)
+        w.u64(seq)
+        w.u64(timestamp)
+        w.raw(parent.bytes)
+        w.lengthPrefixed(Array(writer.utf8))
+        switch body {
+        case .inline(let muts):
+            w.u8(1)
+            w.raw(BatchCoding.encode(muts))
+        case .batchObject(let h, let size, let count):
+            w.u8(2)
+            w.raw(h.bytes)
+            w.varint(size)
+            w.varint(count)
+        case .structural(let s):
+            w.u8(3)
+            w.u8(s.kind.rawValue)
+            w.varint(s.watermark)
+            w.varint(s.horizon)
+            w.raw(s.manifest.bytes)
+            w.varint(s.removes.count)
+            for h in s.removes { w.raw(h.bytes) }
+            w.varint(s.adds.count)
+            for a in s.adds { a.encode(into: &w) }
+        }
+        w.u32(CRC32C.checksum(w.bytes))
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> LogEntry {
+        guard bytes.count >= 4 + 1 + 16 + 32 + 1 + 1 + 4, Array(bytes[0..<4]) == magic else {
+            throw corrupt("not a log entry")
+        }
+        let body = bytes.count - 4
+        var tail = ByteReader(bytes, from: body)
+        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("log entry checksum mismatch") }
+        var r = ByteReader(bytes, from: 4, to: body)
+        guard try r.u8() == 1 else { throw corrupt("unknown log entry version") }
+        let seq = try r.u64()
+        let ts = try r.u64()
+        let parent = ContentHash(bytes: try r.raw(32))
+        let writer = String(decoding: try r.lengthPrefixed(), as: UTF8.self)
+        let b: Body
+        switch try r.u8() {
+        case 1:
+            b = .inline(try BatchCoding.decode(Array(bytes[r.offset..<body])))
+        case 2:
+            b = .batchObject(ContentHash(bytes: try r.raw(32)), size: try r.length(limit: Int.max), count: try r.length(limit: Int.max))
+        case 3:
+            guard let kind = StructuralChange.Kind(rawValue: try r.u8()) else { throw corrupt("bad structural kind") }
+            let watermark = try r.varint()
+            let horizon = try r.varint()
+            let manifest = ContentHash(bytes: try r.raw(32))
+            var removes: [ContentHash] = []
+            for _ in 0..<(try r.length(limit: r.remaining)) { removes.append(ContentHash(bytes: try r.raw(32))) }
+            var adds: [SegmentRef] = []
+            for _ in 0..<(try r.length(limit: r.remaining)) { adds.append(try SegmentRef.decode(&r)) }
+            b = .structural(StructuralChange(kind: kind, watermark: watermark, horizon: horizon, manifest: manifest, removes: removes, adds: adds))
+        default:
+            throw corrupt("bad log entry body")
+        }
+        return LogEntry(seq: seq, timestamp: ts, parent: parent, writer: writer, body: b)
+    }
+}
+
+/// The complete list of live segments at one log entry: the checkpoint that lets
+/// a process open without replaying the whole log.
+struct Manifest: Equatable, Sendable {
+    static let magic: [UInt8] = Array("STRM".utf8)
+    /// The structural entry this manifest belongs to.
+    var seq: UInt64
+    var watermark: UInt64
+    var horizon: UInt64
+    /// Newest first; their sequence ranges are disjoint.
+    var segments: [SegmentRef]
+
+    func encode() -> [UInt8] {
+        var w = ByteWriter()
+        w.raw(Self.magic)
+        w.varint(seq)
+        w.varint(watermark)
+        w.varint(horizon)
+        w.varint(segments.count)
+        for s in segments { s.encode(into: &w) }
+        w.u32(CRC32C.checksum(w.bytes))
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> Manifest {
+        guard bytes.count >= 8, Array(bytes[0..<4]) == magic else { throw corrupt("not a manifest") }
+        let body = bytes.count - 4
+        var tail = ByteReader(bytes, from: body)
+        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("manifest checksum mismatch") }
+        var r = ByteReader(bytes, from: 4, to: body)
+        let seq = try r.varint()
+        let watermark = try r.varint()
+        let horizon = try r.varint()
+        var segs: [SegmentRef] = []
+        for _ in 0..<(try r.length(limit: r.remaining)) { segs.append(try SegmentRef.decode(&r)) }
+        return Manifest(seq: seq, watermark: watermark, horizon: horizon, segments: segs)
+    }
+}
+
+/// Where things live in the object store.
+enum StoreLayout {
+    static func logPrefix(_ branch: String) -> String { "log/\(branch)/" }
+    static func logKey(_ branch: String, _ seq: UInt64) -> String { "log/\(branch)/\(seq.paddedDecimal)" }
+    static func checkpointPrefix(_ branch: String) -> String { "ckpt/\(branch)/" }
+    static func checkpointKey(_ branch: String, _ seq: UInt64) -> String { "ckpt/\(branch)/\(seq.paddedDecimal)" }
+    static let objectPrefix = "obj/"
+    static func objectKey(_ h: ContentHash) -> String { "obj/\(h.hex)" }
+
+    static func seq(fromKey key: String) -> UInt64? {
+        guard let slash = key.lastIndex(of: "/") else { return nil }
+        return UInt64(key[key.index(after: slash)...])
+    }
+}

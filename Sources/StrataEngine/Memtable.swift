@@ -1,0 +1,227 @@
+import Synchronization
+
+/// The versions of recent commits that are not yet in a segment, sorted by
+/// (key ascending, sequence descending) in a skip list.
+///
+/// Nodes live in large arena chunks, so an insert allocates nothing per key and a
+/// node never moves: readers may keep node pointers for the memtable's lifetime.
+/// A node's key, value, sequence and kind never change after insertion; only the
+/// forward links do, and those are read and written under `lock`.
+///
+/// - Complexity: insert and seek are O(log n) expected.
+final class Memtable: @unchecked Sendable {
+    // @unchecked: all mutable state (arena, links, counters) is touched only under `lock`;
+    // the node fields readers access without the lock are immutable once published.
+    typealias Node = UnsafeMutableRawPointer
+
+    static let maxHeight = 12
+    private static let headerSize = 24
+    private static let chunkSize = 1 << 20
+
+    private let mutex = Mutex<Void>(())
+
+    /// Runs `body` under the lock; results need not be Sendable because the
+    /// memtable owns the memory they point into.
+    @inline(__always) private func locked<T>(_ body: () -> T) -> T {
+        var result: T?
+        mutex.withLock { _ in result = body() }
+        return result!
+    }
+    private var chunks: [UnsafeMutableRawPointer] = []
+    private var free: UnsafeMutableRawPointer?
+    private var freeBytes = 0
+    private let head: Node
+    private var height = 1
+    private var rng: UInt64 = 0x2545_F491_4F6C_DD1D
+    private var _count = 0
+    private var _bytes = 0
+
+    init() {
+        let size = Self.headerSize + 8 * Self.maxHeight
+        head = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+        head.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        head.storeBytes(of: UInt8(Self.maxHeight), toByteOffset: 17, as: UInt8.self)
+    }
+
+    deinit {
+        head.deallocate()
+        for c in chunks { c.deallocate() }
+    }
+
+    /// Number of versions held.
+    var count: Int { locked { _count } }
+    /// Bytes of arena memory used: what the memtable costs against the memory budget.
+    var bytes: Int { locked { _bytes } }
+
+    // MARK: Node fields (immutable after insertion)
+
+    @inline(__always) static func seq(_ n: Node) -> UInt64 { n.load(as: UInt64.self) }
+    @inline(__always) static func kind(_ n: Node) -> EntryKind {
+        EntryKind(rawValue: n.load(fromByteOffset: 16, as: UInt8.self)) ?? .put
+    }
+    @inline(__always) private static func height(_ n: Node) -> Int { Int(n.load(fromByteOffset: 17, as: UInt8.self)) }
+    @inline(__always) static func key(_ n: Node) -> UnsafeRawBufferPointer {
+        let len = Int(n.load(fromByteOffset: 8, as: UInt32.self))
+        return UnsafeRawBufferPointer(start: n + headerSize + 8 * height(n), count: len)
+    }
+    @inline(__always) static func value(_ n: Node) -> UnsafeRawBufferPointer {
+        let klen = Int(n.load(fromByteOffset: 8, as: UInt32.self))
+        let vlen = Int(n.load(fromByteOffset: 12, as: UInt32.self))
+        return UnsafeRawBufferPointer(start: n + headerSize + 8 * height(n) + klen, count: vlen)
+    }
+    @inline(__always) private static func next(_ n: Node, _ level: Int) -> Node? {
+        n.load(fromByteOffset: headerSize + 8 * level, as: Node?.self)
+    }
+    @inline(__always) private static func setNext(_ n: Node, _ level: Int, _ to: Node?) {
+        n.storeBytes(of: to, toByteOffset: headerSize + 8 * level, as: Node?.self)
+    }
+
+    /// Order of a node against (key, seq): keys ascending, then sequences descending.
+    @inline(__always) static func compare(_ n: Node, _ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
+        let c = compareBytes(Self.key(n), key)
+        if c != 0 { return c }
+        let s = Self.seq(n)
+        return s > seq ? -1 : (s < seq ? 1 : 0)
+    }
+
+    // MARK: Writes
+
+    /// Inserts the mutations of one commit at sequence `seq`.
+    func apply(_ mutations: [Mutation], seq: UInt64) {
+        locked {
+            for m in mutations {
+                m.key.withUnsafeBytes { k in m.value.withUnsafeBytes { v in insertLocked(k, seq, m.kind, v) } }
+            }
+        }
+    }
+
+    /// Inserts one version.
+    func insert(_ key: UnsafeRawBufferPointer, seq: UInt64, kind: EntryKind, value: UnsafeRawBufferPointer) {
+        locked { insertLocked(key, seq, kind, value) }
+    }
+
+    private func allocate(_ size: Int) -> UnsafeMutableRawPointer {
+        let size = (size + 7) & ~7
+        if size > freeBytes {
+            let chunk = max(Self.chunkSize, size)
+            let p = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 8)
+            chunks.append(p)
+            free = p
+            freeBytes = chunk
+            _bytes += chunk
+        }
+        let p = free!
+        free = p + size
+        freeBytes -= size
+        return p
+    }
+
+    private func randomHeight() -> Int {
+        rng ^= rng << 13
+        rng ^= rng >> 7
+        rng ^= rng << 17
+        var h = 1
+        var r = rng
+        while h < Self.maxHeight && (r & 3) == 0 {
+            h += 1
+            r >>= 2
+        }
+        return h
+    }
+
+    private func insertLocked(_ key: UnsafeRawBufferPointer, _ seq: UInt64, _ kind: EntryKind, _ value: UnsafeRawBufferPointer) {
+        withUnsafeTemporaryAllocation(of: Node.self, capacity: Self.maxHeight) { update in
+            var x = head
+            for level in stride(from: height - 1, through: 0, by: -1) {
+                while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 { x = n }
+                update[level] = x
+            }
+            if let n = Self.next(x, 0), Self.compare(n, key, seq) == 0 {
+                // Same key and sequence: a later write in the same commit replaces it.
+                // Cannot happen for deduplicated batches; keep the first to stay immutable.
+                return
+            }
+            let h = randomHeight()
+            if h > height {
+                for level in height..<h { update[level] = head }
+                height = h
+            }
+            let node = allocate(Self.headerSize + 8 * h + key.count + value.count)
+            node.storeBytes(of: seq, as: UInt64.self)
+            node.storeBytes(of: UInt32(key.count), toByteOffset: 8, as: UInt32.self)
+            node.storeBytes(of: UInt32(value.count), toByteOffset: 12, as: UInt32.self)
+            node.storeBytes(of: kind.rawValue, toByteOffset: 16, as: UInt8.self)
+            node.storeBytes(of: UInt8(h), toByteOffset: 17, as: UInt8.self)
+            let body = node + Self.headerSize + 8 * h
+            if key.count > 0 { body.copyMemory(from: key.baseAddress!, byteCount: key.count) }
+            if value.count > 0 { (body + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+            for level in 0..<h {
+                Self.setNext(node, level, Self.next(update[level], level))
+                Self.setNext(update[level], level, node)
+            }
+            _count += 1
+        }
+    }
+
+    // MARK: Reads
+
+    private func seekLocked(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Node? {
+        var x = head
+        for level in stride(from: height - 1, through: 0, by: -1) {
+            while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 { x = n }
+        }
+        return Self.next(x, 0)
+    }
+
+    /// The first node at or after (key, seq): for a snapshot `seq`, the newest version
+    /// of `key` visible to it if that node's key equals `key`.
+    func seek(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Node? {
+        locked { seekLocked(key, seq) }
+    }
+
+    /// The newest version of `key` with sequence <= `snapshot`.
+    func get(_ key: UnsafeRawBufferPointer, snapshot: UInt64) -> Node? {
+        guard let n = seek(key, snapshot), compareBytes(Self.key(n), key) == 0 else { return nil }
+        return n
+    }
+
+    /// The first node of the list.
+    func first() -> Node? { locked { Self.next(head, 0) } }
+
+    /// The node after `n`.
+    func next(_ n: Node) -> Node? { locked { Self.next(n, 0) } }
+
+    /// The last node whose key is strictly less than `key` (nil key: the last node).
+    func last(before key: UnsafeRawBufferPointer?) -> Node? {
+        locked {
+            var x = head
+            for level in stride(from: height - 1, through: 0, by: -1) {
+                while let n = Self.next(x, level) {
+                    if let key, compareBytes(Self.key(n), key) >= 0 { break }
+                    x = n
+                }
+            }
+            return x == head ? nil : x
+        }
+    }
+
+    /// Calls `body` for each node in order, with the lock released between batches.
+    func forEach(_ body: (Node) throws -> Void) rethrows {
+        var batch: [Node] = []
+        batch.reserveCapacity(256)
+        var cursor: Node? = nil
+        while true {
+            batch.removeAll(keepingCapacity: true)
+            locked {
+                var n = cursor == nil ? Self.next(head, 0) : Self.next(cursor!, 0)
+                while let node = n, batch.count < 256 {
+                    batch.append(node)
+                    n = Self.next(node, 0)
+                }
+            }
+            if batch.isEmpty { return }
+            for n in batch { try body(n) }
+            cursor = batch.last
+        }
+    }
+}

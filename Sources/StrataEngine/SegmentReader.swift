@@ -1,0 +1,132 @@
+import StrataStore
+import Synchronization
+
+/// Reads one segment object with ranged gets: the footer, then the index, bloom
+/// filter and metadata in one request, then single blocks through the block cache.
+final class SegmentReader: Sendable {
+    private static let nextID = Atomic<Int>(1)
+
+    let ref: SegmentRef
+    /// Identifies this segment in the block cache.
+    let id: Int
+    private let key: String
+    private let store: any ObjectStore
+    private let cache: BlockCache
+    private let indexKeys: [UInt8]
+    private let indexKeyOffsets: [Int]
+    private let indexSeqs: [UInt64]
+    private let blockOffsets: [Int]
+    private let blockSizes: [Int]
+    private let bloom: BloomFilter
+
+    var blockCount: Int { blockOffsets.count }
+
+    /// Opens the segment, checking the footer's and metadata's checksums.
+    static func open(_ ref: SegmentRef, store: any ObjectStore, cache: BlockCache) async throws -> SegmentReader {
+        let key = StoreLayout.objectKey(ref.hash)
+        let fs = SegmentWriter.footerSize
+        guard ref.size >= fs else { throw corrupt("segment \(ref.hash) too small") }
+        let footer = try await store.get(key, range: (ref.size - fs)..<ref.size)
+        guard footer.count == fs, Array(footer[44..<48]) == SegmentWriter.magic else {
+            throw corrupt("segment \(ref.hash): bad footer")
+        }
+        var f = ByteReader(footer)
+        let indexOffset = Int(try f.u64()), indexSize = Int(try f.u32())
+        let bloomOffset = Int(try f.u64()), bloomSize = Int(try f.u32())
+        let metaOffset = Int(try f.u64()), metaSize = Int(try f.u32())
+        _ = try f.u32()
+        guard try f.u32() == CRC32C.checksum(footer[0..<40]) else { throw corrupt("segment \(ref.hash): footer checksum") }
+        guard indexOffset + indexSize == bloomOffset, bloomOffset + bloomSize == metaOffset,
+              metaOffset + metaSize == ref.size - fs, indexSize >= 4, bloomSize >= 8, metaSize >= 4
+        else { throw corrupt("segment \(ref.hash): bad footer offsets") }
+        let tail = try await store.get(key, range: indexOffset..<(metaOffset + metaSize))
+        guard tail.count == metaOffset + metaSize - indexOffset else { throw corrupt("segment \(ref.hash): short read") }
+        func region(_ start: Int, _ size: Int) throws -> [UInt8] {
+            let s = start - indexOffset
+            let body = Array(tail[s..<(s + size - 4)])
+            var r = ByteReader(tail, from: s + size - 4)
+            guard try r.u32() == CRC32C.checksum(body) else { throw corrupt("segment \(ref.hash): checksum mismatch") }
+            return body
+        }
+        let index = try region(indexOffset, indexSize)
+        let bloomBytes = try region(bloomOffset, bloomSize)
+        _ = try region(metaOffset, metaSize)
+
+        var r = ByteReader(index)
+        let n = try r.length(limit: index.count)
+        var keys: [UInt8] = []
+        var offsets: [Int] = [0]
+        var seqs: [UInt64] = [], bOffsets: [Int] = [], bSizes: [Int] = []
+        for _ in 0..<n {
+            keys.append(contentsOf: try r.lengthPrefixed())
+            offsets.append(keys.count)
+            seqs.append(try r.varint())
+            let off = try r.length(limit: indexOffset)
+            let size = try r.length(limit: indexOffset - off)
+            bOffsets.append(off)
+            bSizes.append(size)
+        }
+        var b = ByteReader(bloomBytes)
+        let probes = Int(try b.u32())
+        guard probes > 0 && probes <= 30 else { throw corrupt("segment \(ref.hash): bad bloom filter") }
+        return SegmentReader(
+            ref: ref, key: key, store: store, cache: cache, indexKeys: keys, indexKeyOffsets: offsets,
+            indexSeqs: seqs, blockOffsets: bOffsets, blockSizes: bSizes,
+            bloom: BloomFilter(bits: Array(bloomBytes[4...]), probes: probes))
+    }
+
+    private init(
+        ref: SegmentRef, key: String, store: any ObjectStore, cache: BlockCache, indexKeys: [UInt8],
+        indexKeyOffsets: [Int], indexSeqs: [UInt64], blockOffsets: [Int], blockSizes: [Int], bloom: BloomFilter
+    ) {
+        self.ref = ref
+        self.id = Self.nextID.add(1, ordering: .relaxed).newValue
+        self.key = key
+        self.store = store
+        self.cache = cache
+        self.indexKeys = indexKeys
+        self.indexKeyOffsets = indexKeyOffsets
+        self.indexSeqs = indexSeqs
+        self.blockOffsets = blockOffsets
+        self.blockSizes = blockSizes
+        self.bloom = bloom
+    }
+
+    func mayContain(_ key: UnsafeRawBufferPointer) -> Bool { bloom.mayContain(key) }
+
+    /// The first block whose last entry is at or after (key, seq); `blockCount` if none.
+    func findBlock(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
+        indexKeys.withUnsafeBytes { ik in
+            var lo = 0
+            var hi = blockOffsets.count
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                let k = UnsafeRawBufferPointer(rebasing: ik[indexKeyOffsets[mid]..<indexKeyOffsets[mid + 1]])
+                var c = compareBytes(k, key)
+                if c == 0 { c = indexSeqs[mid] > seq ? -1 : (indexSeqs[mid] < seq ? 1 : 0) }
+                if c < 0 { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+    }
+
+    /// The decoded block `i`, from the cache or the store.
+    func block(_ i: Int) async throws -> DecodedBlock {
+        let ck = BlockCache.Key(segment: id, block: i)
+        if let b = cache.get(ck) { return b }
+        let off = blockOffsets[i]
+        let bytes = try await store.get(key, range: off..<(off + blockSizes[i]))
+        guard bytes.count == blockSizes[i] else { throw corrupt("segment \(ref.hash): short block read") }
+        let block: DecodedBlock
+        do {
+            block = try DecodedBlock(bytes)
+        } catch let e as EngineError {
+            throw EngineError(e.code, "segment \(ref.hash) block \(i): \(e.message)")
+        }
+        cache.insert(ck, block)
+        return block
+    }
+
+    /// The cached block `i` if present, without any I/O.
+    func cachedBlock(_ i: Int) -> DecodedBlock? { cache.get(BlockCache.Key(segment: id, block: i)) }
+}
