@@ -199,8 +199,6 @@ struct LogEntry: Equatable, Sendable {
 /// a process open without replaying the whole log.
 struct Manifest: Equatable, Sendable {
     static let magic: [UInt8] = Array("STRM".utf8)
-    /// The structural entry this manifest belongs to.
-    var seq: UInt64
     var watermark: UInt64
     var horizon: UInt64
     /// Newest first; their sequence ranges are disjoint.
@@ -209,7 +207,6 @@ struct Manifest: Equatable, Sendable {
     func encode() -> [UInt8] {
         var w = ByteWriter()
         w.raw(Self.magic)
-        w.varint(seq)
         w.varint(watermark)
         w.varint(horizon)
         w.varint(segments.count)
@@ -224,12 +221,11 @@ struct Manifest: Equatable, Sendable {
         var tail = ByteReader(bytes, from: body)
         guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("manifest checksum mismatch") }
         var r = ByteReader(bytes, from: 4, to: body)
-        let seq = try r.varint()
         let watermark = try r.varint()
         let horizon = try r.varint()
         var segs: [SegmentRef] = []
         for _ in 0..<(try r.length(limit: r.remaining)) { segs.append(try SegmentRef.decode(&r)) }
-        return Manifest(seq: seq, watermark: watermark, horizon: horizon, segments: segs)
+        return Manifest(watermark: watermark, horizon: horizon, segments: segs)
     }
 }
 

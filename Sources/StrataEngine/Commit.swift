@@ -1,0 +1,247 @@
+import StrataStore
+import Synchronization
+
+/// One transaction (or structural change) waiting to be committed.
+final class CommitRequest: Sendable {
+    enum Payload: Sendable {
+        /// Writes, with the snapshot they were based on and what was read there.
+        case data(writes: [Mutation], snapshot: UInt64, readKeys: [[UInt8]], readRanges: [KeyRange])
+        /// A flush or compaction, valid only if no other structural entry landed since `baseStructure`.
+        case structural(StructuralChange, baseStructure: UInt64)
+    }
+
+    let payload: Payload
+    private let outcome = Mutex<(result: Result<UInt64, any Error>?, waiter: CheckedContinuation<UInt64, any Error>?)>((nil, nil))
+
+    init(_ payload: Payload) { self.payload = payload }
+
+    func complete(_ result: Result<UInt64, any Error>) {
+        let waiter = outcome.withLock { s -> CheckedContinuation<UInt64, any Error>? in
+            if s.result != nil { return nil }
+            s.result = result
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume(with: result)
+    }
+
+    func wait() async throws -> UInt64 {
+        try await withCheckedThrowingContinuation { c in
+            let ready = outcome.withLock { s -> Result<UInt64, any Error>? in
+                if let r = s.result { return r }
+                s.waiter = c
+                return nil
+            }
+            if let ready { c.resume(with: ready) }
+        }
+    }
+}
+
+/// Transactions waiting for the leader, which commits them together.
+struct CommitQueue {
+    var pending: [CommitRequest] = []
+    var leaderActive = false
+}
+
+extension Engine {
+    /// Commits `request`: the first caller to find no leader becomes the leader and
+    /// commits everything queued, in groups that share one log entry.
+    func submit(_ request: CommitRequest) async throws -> UInt64 {
+        if isClosed.load(ordering: .relaxed) { throw EngineError(EngineError.closed, "the engine is closed") }
+        let lead = queue.withLock { q -> Bool in
+            q.pending.append(request)
+            if q.leaderActive { return false }
+            q.leaderActive = true
+            return true
+        }
+        if lead { await leadCommits() }
+        let seq = try await request.wait()
+        scheduleMaintenanceIfNeeded()
+        return seq
+    }
+
+    private func leadCommits() async {
+        while true {
+            let group = queue.withLock { q -> [CommitRequest] in
+                if q.pending.isEmpty {
+                    q.leaderActive = false
+                    return []
+                }
+                // A structural change goes alone; data requests share an entry.
+                if case .structural = q.pending[0].payload { return [q.pending.removeFirst()] }
+                var n = 0
+                while n < q.pending.count && n < options.maxGroupSize {
+                    if case .structural = q.pending[n].payload { break }
+                    n += 1
+                }
+                let g = Array(q.pending[0..<n])
+                q.pending.removeFirst(n)
+                return g
+            }
+            if group.isEmpty { return }
+            await commitGroup(group)
+        }
+    }
+
+    /// Validates the group against everything committed since each snapshot, then
+    /// tries to create the next log entry; on losing the race, catches up and retries.
+    private func commitGroup(_ group: [CommitRequest]) async {
+        var pending = group
+        var transientFailures = 0
+        while !pending.isEmpty {
+            let v = version
+            var accepted: [CommitRequest] = []
+            var groupWrites: [[[UInt8]]] = []
+            for r in pending {
+                if let error = validate(r, against: v, groupWrites: groupWrites) {
+                    r.complete(.failure(error))
+                } else {
+                    accepted.append(r)
+                    if case .data(let w, _, _, _) = r.payload { groupWrites.append(w.map(\.key)) }
+                }
+            }
+            pending = accepted
+            guard !pending.isEmpty else { return }
+
+            let seq = v.head + 1
+            let entry: LogEntry
+            let prepared: Prepared
+            do {
+                (entry, prepared) = try await buildEntry(pending, seq: seq, on: v)
+            } catch {
+                for r in pending { r.complete(.failure(error)) }
+                return
+            }
+            let bytes = entry.encode()
+            let key = StoreLayout.logKey(branch, seq)
+            var won = false
+            do {
+                try await store.putIfAbsent(key, bytes)
+                won = true
+            } catch StoreError.alreadyExists {
+                won = false
+            } catch let e as StoreError where e.isRetryable {
+                // The outcome is unknown: read what is there before doing anything else.
+                transientFailures += 1
+                if let there = try? await store.getIfPresent(key) {
+                    won = there == bytes
+                } else if transientFailures < 8 {
+                    try? await Task.sleep(for: .milliseconds(5 << min(transientFailures, 6)))
+                    continue
+                } else {
+                    for r in pending { r.complete(.failure(EngineError(EngineError.storage, e.description))) }
+                    return
+                }
+            } catch {
+                let e = (error as? StoreError).map { EngineError(EngineError.storage, $0.description) } ?? error
+                for r in pending { r.complete(.failure(e)) }
+                return
+            }
+            if won {
+                do {
+                    try apply(entry, hash: ContentHash(of: bytes), prepared)
+                    for r in pending { r.complete(.success(seq)) }
+                } catch {
+                    for r in pending { r.complete(.failure(error)) }
+                }
+                return
+            }
+            // Another writer took this sequence number: learn what it wrote, then revalidate.
+            do {
+                try await storageErrors { try await catchUp() }
+            } catch {
+                for r in pending { r.complete(.failure(error)) }
+                return
+            }
+        }
+    }
+
+    private func buildEntry(_ group: [CommitRequest], seq: UInt64, on v: Version) async throws -> (LogEntry, Prepared) {
+        let timestamp = max(Engine.wallClockMicros(), v.headTimestamp + 1)
+        if group.count == 1, case .structural(let change, _) = group[0].payload {
+            let entry = LogEntry(seq: seq, timestamp: timestamp, parent: v.headHash, writer: writerID, body: .structural(change))
+            var readers: [SegmentReader] = []
+            for ref in change.adds { readers.append(try await SegmentReader.open(ref, store: store, cache: cache)) }
+            return (entry, .structural(readers))
+        }
+        var mutations: [Mutation]
+        if group.count == 1, case .data(let w, _, _, _) = group[0].payload {
+            mutations = w
+        } else {
+            // Later transactions in the group are ordered after earlier ones: their writes win.
+            var merged: [[UInt8]: Mutation] = [:]
+            for r in group {
+                if case .data(let w, _, _, _) = r.payload { for m in w { merged[m.key] = m } }
+            }
+            mutations = Array(merged.values)
+            mutations.sort { compareBytes($0.key, $1.key) < 0 }
+        }
+        let batch = BatchCoding.encode(mutations)
+        let body: LogEntry.Body
+        if batch.count <= options.inlineBatchLimit {
+            body = .inline(mutations)
+        } else {
+            let h = ContentHash(of: batch)
+            try await storageErrors { try await store.put(StoreLayout.objectKey(h), batch) }
+            body = .batchObject(h, size: batch.count, count: mutations.count)
+        }
+        return (LogEntry(seq: seq, timestamp: timestamp, parent: v.headHash, writer: writerID, body: body), .data(mutations))
+    }
+
+    /// Returns the serialization failure for `r`, or nil when it may commit after `v`
+    /// and after the group's earlier (already accepted) requests.
+    private func validate(_ r: CommitRequest, against v: Version, groupWrites: [[[UInt8]]]) -> (any Error)? {
+        switch r.payload {
+        case .structural(_, let base):
+            if v.structureSeq != base {
+                return EngineError(EngineError.structureChanged, "another flush or compaction committed first")
+            }
+            return nil
+        case .data(_, let snapshot, let readKeys, let readRanges):
+            if readKeys.isEmpty && readRanges.isEmpty { return nil }
+            func conflicts(_ written: [[UInt8]]) -> Bool {
+                intersects(sortedWrites: written, readKeys: readKeys, readRanges: readRanges)
+            }
+            for w in groupWrites where conflicts(w.sorted { compareBytes($0, $1) < 0 }) {
+                return EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update")
+            }
+            if snapshot >= v.head { return nil }
+            let failure: (any Error)? = recent.withLock { rw in
+                guard let commits = rw.commits(after: snapshot) else {
+                    return EngineError(EngineError.serializationFailure, "transaction snapshot \(snapshot) is too old to validate")
+                }
+                for c in commits where c.seq <= v.head && conflicts(c.keys) {
+                    return EngineError(
+                        EngineError.serializationFailure,
+                        "could not serialize access due to a concurrent update (commit \(c.seq))")
+                }
+                return nil
+            }
+            return failure
+        }
+    }
+}
+
+/// True when a sorted list of written keys hits a read key or a read range.
+func intersects(sortedWrites: [[UInt8]], readKeys: [[UInt8]], readRanges: [KeyRange]) -> Bool {
+    if sortedWrites.isEmpty { return false }
+    func lowerBound(_ key: [UInt8]) -> Int {
+        var lo = 0
+        var hi = sortedWrites.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if compareBytes(sortedWrites[mid], key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+    for k in readKeys {
+        let i = lowerBound(k)
+        if i < sortedWrites.count && sortedWrites[i] == k { return true }
+    }
+    for range in readRanges {
+        let i = lowerBound(range.lower)
+        if i < sortedWrites.count && range.contains(sortedWrites[i]) { return true }
+    }
+    return false
+}
