@@ -1,0 +1,64 @@
+import Testing
+import StrataEngine
+import StrataStore
+
+@Suite struct EngineTests {
+    @Test func putGetDeleteAndOldVersions() async throws {
+        let engine = try await Engine.open(MemoryStore(), options: smallOptions())
+        let s1 = try await engine.put(b("a"), b("1"))
+        let s2 = try await engine.put(b("a"), b("2"))
+        let s3 = try await engine.delete(b("a"))
+        #expect([s1, s2, s3] == [1, 2, 3])
+        #expect(try await engine.get(b("a")) == nil)
+        #expect(s(try await engine.get(b("a"), at: 1)) == "1")
+        #expect(s(try await engine.get(b("a"), at: 2)) == "2")
+        #expect(try await engine.get(b("a"), at: 0) == nil)
+        let h = try await engine.history(b("a"))
+        #expect(h.map(\.seq) == [3, 2, 1])
+        #expect(h.map(\.kind) == [.delete, .put, .put])
+        #expect(h[0].timestamp > h[1].timestamp && h[1].timestamp > h[2].timestamp)
+        await #expect(throws: EngineError.self) { _ = try await engine.get(b("a"), at: 9) }
+    }
+
+    @Test func scansForwardAndBackwardAcrossMemtableAndSegments() async throws {
+        let store = MemoryStore()
+        let engine = try await Engine.open(store, options: smallOptions())
+        for i in 0..<50 {
+            try await engine.put(b("k\(1000 + i)"), b("v\(i)"))
+            if i % 7 == 0 { try await engine.flush() }
+        }
+        try await engine.delete(b("k1010"))
+        try await engine.flush()
+        try await engine.put(b("k1020"), b("new"))
+        let all = try await engine.scan()
+        #expect(all.count == 49)
+        #expect(s(all.first { $0.key == b("k1020") }?.value) == "new")
+        let rev = try await engine.scan(reverse: true)
+        #expect(rev.map(\.key) == all.map(\.key).reversed())
+        let part = try await engine.scan(KeyRange(lower: b("k1005"), upper: b("k1012")))
+        #expect(part.map { s($0.key)! } == ["k1005", "k1006", "k1007", "k1008", "k1009", "k1011"])
+        let partRev = try await engine.scan(KeyRange(lower: b("k1005"), upper: b("k1012")), reverse: true, limit: 3)
+        #expect(partRev.map { s($0.key)! } == ["k1011", "k1009", "k1008"])
+        #expect(engine.statistics.segments >= 2)
+        try await engine.compact(all: true)
+        #expect(engine.statistics.segments == 1)
+        #expect(try await engine.scan() == all.map { $0.key == b("k1020") ? KeyValue(key: $0.key, value: b("new")) : $0 })
+        let report = try await Engine.verify(store)
+        #expect(report.isValid, "\(report.problems)")
+    }
+
+    @Test func reopenReplaysFromCheckpoint() async throws {
+        let store = MemoryStore()
+        var o = smallOptions()
+        o.automaticMaintenance = true
+        let engine = try await Engine.open(store, options: o)
+        for i in 0..<40 { try await engine.put(b("key\(i % 13)"), b("\(i)")) }
+        await engine.close()
+        let again = try await Engine.open(store, options: o)
+        #expect(again.head == engine.head)
+        for i in 27..<40 { #expect(s(try await again.get(b("key\(i % 13)"))) == "\(i)") }
+        #expect(s(try await again.get(b("key0"), at: 1)) == "0")
+        let report = try await Engine.verify(store)
+        #expect(report.isValid, "\(report.problems)")
+    }
+}

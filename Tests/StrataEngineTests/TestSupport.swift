@@ -1,0 +1,39 @@
+import Foundation
+import StrataEngine
+import StrataStore
+
+/// Bytes of a string, for readable tests.
+func b(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+/// A string from bytes.
+func s(_ b: [UInt8]?) -> String? { b.map { String(decoding: $0, as: UTF8.self) } }
+
+/// A fresh empty directory under the system temporary directory.
+func temporaryDirectory(_ name: String = #function) -> String {
+    let clean = name.filter { $0.isLetter || $0.isNumber }
+    let path = NSTemporaryDirectory() + "strata-test-\(clean)-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Options that make flushes and compactions happen after a few commits.
+func smallOptions(checkpoint: UInt64 = 5, maxSegments: Int = 3) -> EngineOptions {
+    var o = EngineOptions()
+    o.checkpointInterval = checkpoint
+    o.maxSegments = maxSegments
+    o.blockSize = 128
+    o.automaticMaintenance = false
+    return o
+}
+
+/// The `strata` executable built next to the test bundle.
+func strataExecutable() -> URL {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("strata")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("strata")
+}
