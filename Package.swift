@@ -16,9 +16,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "StrataStore"),
+        .target(name: "CStrataSupport"),
         .target(
             name: "StrataEngine",
-            dependencies: ["StrataStore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .executableTarget(

@@ -17,6 +17,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Directory for the databases (default: a new temporary directory).") var dir: String?
         @Option(help: "Number of keys to load.") var keys: Int?
         @Option(help: "Number of single-key durable commits.") var durable: Int?
+        @Option(help: "Comma-separated workloads to run after the load (get,scan,durable).") var only: String = "get,scan,durable"
+        @Flag(help: "Skip the SQLite baseline (for profiling Strata alone).") var noBaseline = false
+        @Option(help: .hidden) var scanRepeat = 1
 
         func run() async throws {
             let n = keys ?? (quick ? 100_000 : 1_000_000)
@@ -42,20 +45,29 @@ struct BenchCommand: AsyncParsableCommand {
                     _ = try await engine.write { tx in for j in i..<end { tx.put(keyList[j], values[j]) } }
                     i = end
                 }
+                // The load is done when the flushes it caused are done.
+                await engine.waitForMaintenance()
             }
-            let sGet = try await measure(n) {
+            let wanted = Set(only.split(separator: ",").map(String.init))
+            let sGet = !wanted.contains("get") ? 0 : try await measure(n) {
                 let snap = engine.snapshot()
                 for j in order { guard try await snap.get(keyList[j]) != nil else { throw BenchError("strata lost a key") } }
             }
-            let sScan = try await measure(n) {
-                var count = 0
-                try await engine.snapshot().forEach { _, _ in count += 1; return true }
-                guard count == n else { throw BenchError("strata scan saw \(count) of \(n)") }
+            let sScan = !wanted.contains("scan") ? 0 : try await measure(n * scanRepeat) {
+                for _ in 0..<scanRepeat {
+                    var count = 0
+                    try await engine.snapshot().forEach { _, _ in count += 1; return true }
+                    guard count == n else { throw BenchError("strata scan saw \(count) of \(n)") }
+                }
             }
-            let sDurable = try await measure(durableCount) {
+            let sDurable = !wanted.contains("durable") ? 0 : try await measure(durableCount) {
                 for j in 0..<durableCount { try await engine.put(keyList[order[j]], values[j]) }
             }
             await engine.close()
+            if noBaseline {
+                print("strata load=\(Int(sLoad)) get=\(Int(sGet)) scan=\(Int(sScan)) durable=\(Int(sDurable))")
+                return
+            }
 
             // SQLite
             let lite = try SQLiteBaseline(path: base + "/sqlite.db")
@@ -75,7 +87,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             }
             let select = try lite.prepare("SELECT value FROM kv WHERE key = ?")
-            let lGet = try await measure(n) {
+            let lGet = !wanted.contains("get") ? 0 : try await measure(n) {
                 for j in order {
                     lite.bindBlob(select, 1, keyList[j])
                     guard try lite.step(select) else { throw BenchError("sqlite lost a key") }
@@ -85,7 +97,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             }
             let scan = try lite.prepare("SELECT key, value FROM kv ORDER BY key")
-            let lScan = try await measure(n) {
+            let lScan = !wanted.contains("scan") ? 0 : try await measure(n) {
                 var count = 0
                 while try lite.step(scan) {
                     _ = sqlite3_column_blob(scan, 0)
@@ -95,7 +107,7 @@ struct BenchCommand: AsyncParsableCommand {
                 sqlite3_reset(scan)
                 guard count == n else { throw BenchError("sqlite scan saw \(count)") }
             }
-            let lDurable = try await measure(durableCount) {
+            let lDurable = !wanted.contains("durable") ? 0 : try await measure(durableCount) {
                 for j in 0..<durableCount {
                     lite.bindBlob(insert, 1, keyList[order[j]])
                     lite.bindBlob(insert, 2, values[j])
@@ -108,9 +120,9 @@ struct BenchCommand: AsyncParsableCommand {
             sqlite3_finalize(scan)
 
             report("kv.load", sLoad, lLoad)
-            report("kv.get", sGet, lGet)
-            report("kv.scan", sScan, lScan)
-            report("kv.durable", sDurable, lDurable)
+            if wanted.contains("get") { report("kv.get", sGet, lGet) }
+            if wanted.contains("scan") { report("kv.scan", sScan, lScan) }
+            if wanted.contains("durable") { report("kv.durable", sDurable, lDurable) }
         }
 
         func report(_ name: String, _ strata: Double, _ sqlite: Double) {

@@ -1,41 +1,11 @@
+import CStrataSupport
 import Crypto
 
-/// CRC-32C (Castagnoli), slicing-by-8: the per-block and per-entry checksum.
+/// CRC-32C (Castagnoli): the per-block and per-entry checksum (hardware-accelerated
+/// where the CPU has it, in the C support target).
 enum CRC32C {
-    static let tables: [[UInt32]] = {
-        var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
-        for i in 0..<256 {
-            var c = UInt32(i)
-            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-            t[0][i] = c
-        }
-        for i in 0..<256 {
-            for k in 1..<8 { t[k][i] = (t[k - 1][i] >> 8) ^ t[0][Int(t[k - 1][i] & 0xff)] }
-        }
-        return t
-    }()
-    static let flat: [UInt32] = tables.flatMap { $0 }
-
     static func checksum(_ buf: UnsafeRawBufferPointer) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        flat.withUnsafeBufferPointer { t in
-            var p = 0
-            let n = buf.count
-            while n - p >= 8 {
-                let lo = buf.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian ^ crc
-                let hi = buf.loadUnaligned(fromByteOffset: p + 4, as: UInt32.self).littleEndian
-                crc = t[7 * 256 + Int(lo & 0xff)] ^ t[6 * 256 + Int((lo >> 8) & 0xff)]
-                    ^ t[5 * 256 + Int((lo >> 16) & 0xff)] ^ t[4 * 256 + Int(lo >> 24)]
-                    ^ t[3 * 256 + Int(hi & 0xff)] ^ t[2 * 256 + Int((hi >> 8) & 0xff)]
-                    ^ t[1 * 256 + Int((hi >> 16) & 0xff)] ^ t[Int(hi >> 24)]
-                p += 8
-            }
-            while p < n {
-                crc = t[Int((crc ^ UInt32(buf[p])) & 0xff)] ^ (crc >> 8)
-                p += 1
-            }
-        }
-        return crc ^ 0xFFFF_FFFF
+        strata_crc32c(0, buf.baseAddress, buf.count)
     }
 
     static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }

@@ -14,65 +14,85 @@ final class DecodedBlock: @unchecked Sendable {
     /// Bytes held, for the cache's budget.
     var memoryCost: Int { raw.count + keys.count + count * (4 * 8 + 8 + 1) + 128 }
 
-    /// Decodes and checks a block as written by ``SegmentWriter``.
-    init(_ bytes: [UInt8]) throws {
-        guard bytes.count >= 8 else { throw corrupt("block too short") }
-        var tail = ByteReader(bytes, from: bytes.count - 8)
-        let n = Int(try tail.u32())
-        let crc = try tail.u32()
-        guard crc == CRC32C.checksum(bytes[0..<(bytes.count - 4)]) else { throw corrupt("block checksum mismatch") }
-        guard n <= bytes.count else { throw corrupt("block entry count out of range") }
-        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 8)
-        bytes.withUnsafeBytes { raw.copyMemory(from: $0) }
+    /// Decodes and checks the block stored in `bytes[range]`, as written by ``SegmentWriter``.
+    init(_ bytes: [UInt8], _ range: Range<Int>) throws {
+        guard range.count >= 8, range.lowerBound >= 0, range.upperBound <= bytes.count else { throw corrupt("block too short") }
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: range.count, alignment: 8)
+        bytes.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[range])) }
+        let size = range.count
+        let n = Int(raw.loadUnaligned(fromByteOffset: size - 8, as: UInt32.self).littleEndian)
+        let crc = raw.loadUnaligned(fromByteOffset: size - 4, as: UInt32.self).littleEndian
+        guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<(size - 4)])), n <= size else {
+            raw.deallocate()
+            throw corrupt(n > size ? "block entry count out of range" : "block checksum mismatch")
+        }
+        let body = size - 8
+        @inline(__always) func varint(_ p: inout Int) -> Int? {
+            var result = 0
+            var shift = 0
+            while p < body && shift < 63 {
+                let b = raw[p]
+                p += 1
+                result |= Int(b & 0x7f) << shift
+                if b < 0x80 { return result }
+                shift += 7
+            }
+            return nil
+        }
+        // First pass: validate entries and total the key bytes, so every buffer is allocated once.
+        var p = 0
+        var keyBytes = 0
+        var prevLen = 0
+        for _ in 0..<n {
+            guard let shared = varint(&p), shared <= prevLen, let unshared = varint(&p), let vlen = varint(&p),
+                  varint(&p) != nil, p < body, raw[p] == 1 || raw[p] == 2, unshared <= body - p - 1,
+                  vlen <= body - p - 1 - unshared
+            else {
+                raw.deallocate()
+                throw corrupt("malformed block entry")
+            }
+            p += 1 + unshared + vlen
+            prevLen = shared + unshared
+            keyBytes += prevLen
+        }
         let meta = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, 4 * n))
         let seqs = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, n))
         let kinds = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, n))
-        count = n
-        // First pass: total key bytes, so the key arena is allocated once.
-        var keyBytes = 0
-        var r = ByteReader(bytes, from: 0, to: bytes.count - 8)
-        var entries: [(shared: Int, unshared: Int, valueLen: Int, seq: UInt64, kind: UInt8, keyAt: Int)] = []
-        entries.reserveCapacity(n)
-        var prevLen = 0
-        do {
-            for _ in 0..<n {
-                let shared = try r.length(limit: prevLen)
-                let unshared = try r.length(limit: r.remaining)
-                let vlen = try r.length(limit: r.remaining)
-                let seq = try r.varint()
-                let kind = try r.u8()
-                guard kind == 1 || kind == 2 else { throw corrupt("bad entry kind") }
-                let keyAt = r.offset
-                guard unshared + vlen <= r.remaining else { throw corrupt("entry overruns block") }
-                r.offset += unshared + vlen
-                entries.append((shared, unshared, vlen, seq, kind, keyAt))
-                prevLen = shared + unshared
-                keyBytes += prevLen
-            }
-        } catch {
-            raw.deallocate(); meta.deallocate(); seqs.deallocate(); kinds.deallocate()
-            throw error
-        }
         let keys = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, keyBytes), alignment: 8)
+        // Second pass: rebuild full keys and record where each value is.
+        p = 0
         var at = 0
         var prevAt = 0
-        for (i, e) in entries.enumerated() {
-            if e.shared > 0 {
-                keys.baseAddress!.advanced(by: at).copyMemory(from: keys.baseAddress!.advanced(by: prevAt), byteCount: e.shared)
+        for i in 0..<n {
+            let shared = varint(&p)!
+            let unshared = varint(&p)!
+            let vlen = varint(&p)!
+            var q = p
+            var sq: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                let b = raw[q]
+                q += 1
+                sq |= UInt64(b & 0x7f) << shift
+                if b < 0x80 { break }
+                shift += 7
             }
-            if e.unshared > 0 {
-                keys.baseAddress!.advanced(by: at + e.shared).copyMemory(from: raw.baseAddress!.advanced(by: e.keyAt), byteCount: e.unshared)
-            }
-            let klen = e.shared + e.unshared
+            p = q
+            kinds[i] = raw[p]
+            p += 1
+            if shared > 0 { (keys.baseAddress! + at).copyMemory(from: keys.baseAddress! + prevAt, byteCount: shared) }
+            if unshared > 0 { (keys.baseAddress! + at + shared).copyMemory(from: raw.baseAddress! + p, byteCount: unshared) }
+            let klen = shared + unshared
             meta[4 * i] = at
             meta[4 * i + 1] = klen
-            meta[4 * i + 2] = e.keyAt + e.unshared
-            meta[4 * i + 3] = e.valueLen
-            seqs[i] = e.seq
-            kinds[i] = e.kind
+            meta[4 * i + 2] = p + unshared
+            meta[4 * i + 3] = vlen
+            seqs[i] = sq
+            p += unshared + vlen
             prevAt = at
             at += klen
         }
+        self.count = n
         self.raw = raw
         self.keys = keys
         self.meta = meta
@@ -86,6 +106,14 @@ final class DecodedBlock: @unchecked Sendable {
         meta.deallocate()
         seqs.deallocate()
         kinds.deallocate()
+    }
+
+    /// Raw pointers to the decoded arrays, valid while this block is alive: lets hot
+    /// loops read entries without touching its reference count.
+    var view: BlockView {
+        BlockView(
+            count: count, raw: UnsafeRawPointer(raw.baseAddress!), keys: UnsafeRawPointer(keys.baseAddress!),
+            meta: UnsafePointer(meta.baseAddress!), seqs: UnsafePointer(seqs.baseAddress!), kinds: UnsafePointer(kinds.baseAddress!))
     }
 
     @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer {
@@ -115,4 +143,27 @@ final class DecodedBlock: @unchecked Sendable {
         }
         return lo
     }
+}
+
+/// The entries of a ``DecodedBlock`` through plain pointers; the block must outlive it.
+struct BlockView {
+    let count: Int
+    let raw: UnsafeRawPointer
+    let keys: UnsafeRawPointer
+    let meta: UnsafePointer<Int>
+    let seqs: UnsafePointer<UInt64>
+    let kinds: UnsafePointer<UInt8>
+
+    static var empty: BlockView { BlockView(
+        count: 0, raw: UnsafeRawPointer(bitPattern: 8)!, keys: UnsafeRawPointer(bitPattern: 8)!,
+        meta: UnsafePointer(bitPattern: 8)!, seqs: UnsafePointer(bitPattern: 8)!, kinds: UnsafePointer(bitPattern: 8)!) }
+
+    @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: keys + meta[4 * i], count: meta[4 * i + 1])
+    }
+    @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: raw + meta[4 * i + 2], count: meta[4 * i + 3])
+    }
+    @inline(__always) func seq(_ i: Int) -> UInt64 { seqs[i] }
+    @inline(__always) func kind(_ i: Int) -> EntryKind { kinds[i] == 2 ? .delete : .put }
 }

@@ -109,12 +109,16 @@ public final class Engine: Sendable {
         }
     }
 
+    /// Waits until background flushes and compactions in progress have finished.
+    public func waitForMaintenance() async {
+        while let task = maintenanceState.withLock({ $0.task }) { await task.value }
+    }
+
     /// Stops polling and background work and waits for work in progress.
     public func close() async {
         isClosed.store(true, ordering: .relaxed)
         poller.withLock { $0?.cancel() }
-        let task = maintenanceState.withLock { $0.task }
-        await task?.value
+        await waitForMaintenance()
     }
 
     // MARK: State

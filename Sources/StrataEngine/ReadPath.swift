@@ -80,19 +80,56 @@ enum ReadPath {
 /// Each source yields, per key, only its newest version at or below the snapshot;
 /// because sources have disjoint sequence ranges and are ordered newest first, the
 /// first source holding the smallest key has the winning version.
+///
+/// Every per-entry step is synchronous and restartable: when a step needs a block
+/// that is not in memory it returns ``Step/need(_:)``, the scanner loads it (reading
+/// ahead several blocks for long scans, outside the shared cache) and runs the
+/// step again. So only block boundaries pay for `await`.
 final class Scanner {
-    private struct Source {
-        var segment: SegmentReader?
-        /// Memtable: the current visible node.
+    enum Step {
+        case ready
+        case end
+        case need(Int)
+    }
+
+    /// One input: the memtable (segment == nil) or a segment.
+    final class Source {
+        let segment: SegmentReader?
+        var done = false
+        // The current visible entry, cached so comparisons touch no reference counts.
+        var curKey = UnsafeRawBufferPointer(start: nil, count: 0)
+        var curValue = UnsafeRawBufferPointer(start: nil, count: 0)
+        var curKind = EntryKind.put
+        // Memtable: the current visible node.
         var node: Memtable.Node?
-        /// Segment: the block and entry of the current visible version.
+        // Segment: the current visible version.
         var curBlock: DecodedBlock?
         var curPos = 0
-        /// Segment: where the walk stands (block index, block, entry).
+        // Segment: where the walk stands.
         var walkIndex = 0
-        var walkBlock: DecodedBlock?
+        var walkBlock: DecodedBlock? {
+            didSet { walkView = walkBlock?.view ?? .empty }
+        }
+        var walkView = BlockView.empty
         var walkPos = 0
-        var done = false
+        // Segment, backward: the key whose versions are being collected, and the best so far.
+        var collecting = false
+        var keyBlock: DecodedBlock?
+        var keyPos = 0
+        var bestBlock: DecodedBlock?
+        var bestPos = 0
+        // Blocks read ahead, starting at block index `aheadStart`.
+        var ahead: [DecodedBlock] = []
+        var aheadStart = 0
+        var readahead = 1
+
+        init(segment: SegmentReader?) { self.segment = segment }
+
+        func available(_ index: Int) -> DecodedBlock? {
+            let i = index - aheadStart
+            if i >= 0 && i < ahead.count { return ahead[i] }
+            return segment!.cachedBlock(index)
+        }
     }
 
     private let memtable: Memtable
@@ -106,231 +143,309 @@ final class Scanner {
         self.seq = seq
         self.range = range
         self.reverse = reverse
-        sources.append(Source())
-        for seg in version.segments where seg.ref.minSeq <= seq {
+        sources.append(Source(segment: nil))
+        for seg in version.segments where seg.ref.minSeq <= seq && seg.blockCount > 0 {
             let r = seg.ref
             if let upper = range.upper, compareBytes(r.minKey, upper) >= 0 { continue }
             if compareBytes(r.maxKey, range.lower) < 0 { continue }
-            var s = Source()
-            s.segment = seg
-            sources.append(s)
+            sources.append(Source(segment: seg))
         }
     }
 
     /// Calls `body` with each visible key and value in order until it returns false.
     /// The buffers are valid only during the call.
     func run(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) async throws {
-        for i in sources.indices { try await position(i) }
-        while true {
-            var best = -1
-            for i in sources.indices where !sources[i].done {
-                if best < 0 {
-                    best = i
-                } else {
-                    let c = compareBytes(currentKey(i), currentKey(best))
-                    if reverse ? c > 0 : c < 0 { best = i }
-                }
+        for src in sources {
+            var step = try await position(src)
+            while case .need(let b) = step {
+                try await load(src, b)
+                step = settle(src)
             }
-            if best < 0 { return }
-            let key = currentKey(best)
-            if reverse ? !range.lower.withUnsafeBytes({ compareBytes(key, $0) >= 0 })
-                : !(range.upper.map { u in u.withUnsafeBytes { compareBytes(key, $0) < 0 } } ?? true) {
+        }
+        let lower = range.lower
+        let upper = range.upper
+        let count = sources.count
+        while true {
+            var bestIndex = -1
+            for i in 0..<count {
+                unowned(unsafe) let src = sources[i]
+                if src.done { continue }
+                if bestIndex < 0 {
+                    bestIndex = i
+                    continue
+                }
+                let c = compareBytes(src.curKey, sources[bestIndex].curKey)
+                if reverse ? c > 0 : c < 0 { bestIndex = i }
+            }
+            if bestIndex < 0 { return }
+            unowned(unsafe) let winner = sources[bestIndex]
+            let key = currentKey(winner)
+            if reverse {
+                if lower.withUnsafeBytes({ compareBytes(key, $0) < 0 }) { return }
+            } else if let upper, upper.withUnsafeBytes({ compareBytes(key, $0) >= 0 }) {
                 return
             }
-            if currentKind(best) == .put {
-                if try !body(key, currentValue(best)) { return }
+            if currentKind(winner) == .put {
+                if try !body(key, currentValue(winner)) { return }
             }
             // Advance every source positioned on this key; the winner last, since `key` points into it.
-            for i in sources.indices where i != best && !sources[i].done && compareBytes(currentKey(i), key) == 0 {
-                try await advance(i)
+            for i in 0..<count where i != bestIndex {
+                unowned(unsafe) let src = sources[i]
+                if src.done || compareBytes(src.curKey, key) != 0 { continue }
+                var step = advance(src)
+                while case .need(let b) = step {
+                    try await load(src, b)
+                    step = advance(src)
+                }
             }
-            try await advance(best)
+            var step = advance(winner)
+            while case .need(let b) = step {
+                try await load(winner, b)
+                step = advance(winner)
+            }
         }
     }
 
     // MARK: Current entry
 
-    private func currentKey(_ i: Int) -> UnsafeRawBufferPointer {
-        if sources[i].segment == nil { return Memtable.key(sources[i].node!) }
-        return sources[i].curBlock!.key(sources[i].curPos)
+    @inline(__always) private func currentKey(_ src: Source) -> UnsafeRawBufferPointer { src.curKey }
+    @inline(__always) private func currentValue(_ src: Source) -> UnsafeRawBufferPointer { src.curValue }
+    @inline(__always) private func currentKind(_ src: Source) -> EntryKind { src.curKind }
+
+    private func setCurrent(_ src: Source, node: Memtable.Node) {
+        src.node = node
+        src.curKey = Memtable.key(node)
+        src.curValue = Memtable.value(node)
+        src.curKind = Memtable.kind(node)
     }
 
-    private func currentValue(_ i: Int) -> UnsafeRawBufferPointer {
-        if sources[i].segment == nil { return Memtable.value(sources[i].node!) }
-        return sources[i].curBlock!.value(sources[i].curPos)
+    private func setCurrent(_ src: Source, block: DecodedBlock, pos: Int) {
+        src.curBlock = block
+        src.curPos = pos
+        src.curKey = block.key(pos)
+        src.curValue = block.value(pos)
+        src.curKind = block.kind(pos)
     }
 
-    private func currentKind(_ i: Int) -> EntryKind {
-        if sources[i].segment == nil { return Memtable.kind(sources[i].node!) }
-        return sources[i].curBlock!.kind(sources[i].curPos)
+    // MARK: Loading
+
+    /// Makes block `index` available to `src`: from the cache, or read with the
+    /// blocks after (before, in reverse) it in one ranged get.
+    private func load(_ src: Source, _ index: Int) async throws {
+        let seg = src.segment!
+        if let cached = seg.cachedBlock(index) {
+            src.ahead = [cached]
+            src.aheadStart = index
+            return
+        }
+        let n = src.readahead
+        src.readahead = min(64, src.readahead * 4)
+        let range = reverse ? max(0, index - n + 1)..<(index + 1) : index..<min(seg.blockCount, index + n)
+        if range.count == 1 {
+            src.ahead = [try await seg.block(index)]
+        } else {
+            src.ahead = try await seg.blocks(range)
+        }
+        src.aheadStart = range.lowerBound
+    }
+
+    private func setWalk(_ src: Source, _ index: Int, _ block: DecodedBlock, atEnd: Bool) {
+        src.walkIndex = index
+        src.walkBlock = block
+        src.walkPos = atEnd ? block.count - 1 : 0
     }
 
     // MARK: Positioning
 
-    private func position(_ i: Int) async throws {
-        if sources[i].segment == nil {
+    /// Places a source at its first visible entry in scan order.
+    private func position(_ src: Source) async throws -> Step {
+        guard let seg = src.segment else {
             if reverse {
-                let start = range.upper.flatMap { u in u.withUnsafeBytes { memtable.last(before: $0) } }
-                    ?? (range.upper == nil ? memtable.last(before: nil) : nil)
-                memBackward(i, from: start)
+                let start = range.upper.map { u in u.withUnsafeBytes { memtable.last(before: $0) } } ?? memtable.last(before: nil)
+                memBackward(src, from: start)
             } else {
                 let start = range.lower.withUnsafeBytes { memtable.seek($0, UInt64.max) }
-                memForward(i, from: start)
+                memForward(src, from: start)
             }
-            return
+            return .ready
         }
-        let seg = sources[i].segment!
         if reverse {
+            var b = seg.blockCount - 1
+            var pos: Int? = nil
             if let upper = range.upper {
-                let b = upper.withUnsafeBytes { seg.findBlock($0, UInt64.max) }
-                if b >= seg.blockCount {
-                    try await setWalk(i, block: seg.blockCount - 1, atEnd: true)
-                } else {
-                    try await setWalk(i, block: b, atEnd: false)
-                    sources[i].walkPos = upper.withUnsafeBytes { sources[i].walkBlock!.lowerBound($0, UInt64.max) } - 1
+                let f = upper.withUnsafeBytes { seg.findBlock($0, UInt64.max) }
+                if f < seg.blockCount {
+                    b = f
+                    try await load(src, b)
+                    pos = upper.withUnsafeBytes { src.available(b)!.lowerBound($0, UInt64.max) } - 1
                 }
-            } else {
-                try await setWalk(i, block: seg.blockCount - 1, atEnd: true)
             }
-            try await segBackward(i)
+            if src.available(b) == nil { try await load(src, b) }
+            setWalk(src, b, src.available(b)!, atEnd: true)
+            if let pos { src.walkPos = pos }
         } else {
             let b = range.lower.withUnsafeBytes { seg.findBlock($0, UInt64.max) }
             if b >= seg.blockCount {
-                sources[i].done = true
-                return
+                src.done = true
+                return .end
             }
-            try await setWalk(i, block: b, atEnd: false)
-            sources[i].walkPos = range.lower.withUnsafeBytes { sources[i].walkBlock!.lowerBound($0, UInt64.max) }
-            try await segForward(i)
+            try await load(src, b)
+            setWalk(src, b, src.available(b)!, atEnd: false)
+            src.walkPos = range.lower.withUnsafeBytes { src.walkBlock!.lowerBound($0, UInt64.max) }
         }
+        return settle(src)
     }
 
-    private func advance(_ i: Int) async throws {
-        if sources[i].segment == nil {
-            let n = sources[i].node!
+    /// Moves a segment source from its walk position to the next visible entry.
+    private func settle(_ src: Source) -> Step {
+        reverse ? segBackward(src) : segForward(src)
+    }
+
+    private func advance(_ src: Source) -> Step {
+        guard src.segment != nil else {
+            let n = src.node!
             if reverse {
-                memBackward(i, from: memtable.last(before: Memtable.key(n)))
+                memBackward(src, from: memtable.last(before: Memtable.key(n)))
             } else {
                 var m = memtable.next(n)
                 let key = Memtable.key(n)
                 while let x = m, compareBytes(Memtable.key(x), key) == 0 { m = memtable.next(x) }
-                memForward(i, from: m)
+                memForward(src, from: m)
             }
-        } else if reverse {
-            try await segBackward(i)
-        } else {
-            // Skip the remaining versions of the current key.
-            let key = currentKey(i)
-            let hold = sources[i].curBlock
-            while try await walkValid(i), compareBytes(sources[i].walkBlock!.key(sources[i].walkPos), key) == 0 {
-                sources[i].walkPos += 1
+            return .ready
+        }
+        if reverse { return segBackward(src) }
+        // Skip the remaining versions of the current key, then find the next visible one.
+        let key = src.curKey
+        while true {
+            switch walk(src) {
+            case .need(let b): return .need(b)
+            case .end:
+                src.done = true
+                return .end
+            case .ready:
+                guard compareBytes(src.walkView.key(src.walkPos), key) == 0 else { return segForward(src) }
+                src.walkPos += 1
             }
-            _ = hold
-            try await segForward(i)
         }
     }
 
     /// Memtable, forward: from node `n`, the first node that is the newest visible version of its key.
-    private func memForward(_ i: Int, from n: Memtable.Node?) {
+    private func memForward(_ src: Source, from n: Memtable.Node?) {
         var n = n
         while let node = n {
             if Memtable.seq(node) <= seq {
-                sources[i].node = node
+                setCurrent(src, node: node)
                 return
             }
             // All versions above the snapshot: jump to this key's visible version, if any.
             let m = memtable.seek(Memtable.key(node), seq)
             if let m, compareBytes(Memtable.key(m), Memtable.key(node)) == 0 {
-                sources[i].node = m
+                setCurrent(src, node: m)
                 return
             }
             n = m
         }
-        sources[i].done = true
+        src.node = nil
+        src.done = true
     }
 
     /// Memtable, backward: `n` is the oldest version of some key; find that key's
     /// visible version, or move to earlier keys.
-    private func memBackward(_ i: Int, from n: Memtable.Node?) {
+    private func memBackward(_ src: Source, from n: Memtable.Node?) {
         var n = n
         while let node = n {
             let key = Memtable.key(node)
             if let m = memtable.seek(key, seq), compareBytes(Memtable.key(m), key) == 0 {
-                sources[i].node = m
+                setCurrent(src, node: m)
                 return
             }
             n = memtable.last(before: key)
         }
-        sources[i].done = true
+        src.node = nil
+        src.done = true
     }
 
-    private func setWalk(_ i: Int, block: Int, atEnd: Bool) async throws {
-        guard block >= 0 else {
-            sources[i].walkBlock = nil
-            sources[i].walkPos = -1
-            return
-        }
-        let b = try await sources[i].segment!.block(block)
-        sources[i].walkIndex = block
-        sources[i].walkBlock = b
-        sources[i].walkPos = atEnd ? b.count - 1 : 0
-    }
-
-    /// Moves the walk onto a valid entry (crossing blocks in the scan's direction); false at the end.
-    private func walkValid(_ i: Int) async throws -> Bool {
+    /// Moves the walk onto a valid entry, crossing blocks in the scan's direction.
+    private func walk(_ src: Source) -> Step {
         while true {
-            guard let b = sources[i].walkBlock else { return false }
-            if sources[i].walkPos >= 0 && sources[i].walkPos < b.count { return true }
-            let next = sources[i].walkIndex + (sources[i].walkPos < 0 ? -1 : 1)
-            if next < 0 || next >= sources[i].segment!.blockCount {
-                sources[i].walkBlock = nil
-                return false
+            if src.walkPos >= 0 && src.walkPos < src.walkView.count { return .ready }
+            if src.walkBlock == nil { return .end }
+            let backward = src.walkPos < 0
+            let next = src.walkIndex + (backward ? -1 : 1)
+            if next < 0 || next >= src.segment!.blockCount {
+                src.walkBlock = nil
+                return .end
             }
-            try await setWalk(i, block: next, atEnd: sources[i].walkPos < 0)
+            guard let nb = src.available(next) else { return .need(next) }
+            setWalk(src, next, nb, atEnd: backward)
         }
     }
 
     /// Segment, forward: from the walk position, the first entry visible at the snapshot.
-    private func segForward(_ i: Int) async throws {
-        while try await walkValid(i) {
-            let b = sources[i].walkBlock!
-            let p = sources[i].walkPos
-            if b.seq(p) <= seq {
-                // The walk stays on the visible version; `advance` skips it and older ones.
-                sources[i].curBlock = b
-                sources[i].curPos = p
-                return
+    private func segForward(_ src: Source) -> Step {
+        while true {
+            switch walk(src) {
+            case .need(let b): return .need(b)
+            case .end:
+                src.done = true
+                return .end
+            case .ready:
+                let v = src.walkView
+                if v.seq(src.walkPos) <= seq {
+                    // The walk stays on the visible version; `advance` skips it and older ones.
+                    if src.curBlock !== src.walkBlock { src.curBlock = src.walkBlock }
+                    src.curPos = src.walkPos
+                    src.curKey = v.key(src.walkPos)
+                    src.curValue = v.value(src.walkPos)
+                    src.curKind = v.kind(src.walkPos)
+                    return .ready
+                }
+                src.walkPos += 1
             }
-            sources[i].walkPos += 1
         }
-        sources[i].done = true
     }
 
     /// Segment, backward: walk back over all versions of the key at the walk
     /// position, keeping the newest visible one; repeat until a key has one.
-    private func segBackward(_ i: Int) async throws {
-        while try await walkValid(i) {
-            let b = sources[i].walkBlock!
-            let keyBlock = b
-            let keyPos = sources[i].walkPos
-            var bestBlock: DecodedBlock?
-            var bestPos = 0
-            while try await walkValid(i) {
-                let wb = sources[i].walkBlock!
-                let wp = sources[i].walkPos
-                if compareBytes(wb.key(wp), keyBlock.key(keyPos)) != 0 { break }
-                if wb.seq(wp) <= seq {
-                    bestBlock = wb
-                    bestPos = wp
+    private func segBackward(_ src: Source) -> Step {
+        while true {
+            if !src.collecting {
+                switch walk(src) {
+                case .need(let b): return .need(b)
+                case .end:
+                    src.done = true
+                    return .end
+                case .ready:
+                    src.collecting = true
+                    src.keyBlock = src.walkBlock
+                    src.keyPos = src.walkPos
+                    src.bestBlock = nil
                 }
-                sources[i].walkPos -= 1
             }
-            if let bestBlock {
-                sources[i].curBlock = bestBlock
-                sources[i].curPos = bestPos
-                return
+            let key = src.keyBlock!.key(src.keyPos)
+            collect: while true {
+                switch walk(src) {
+                case .need(let b): return .need(b)
+                case .end: break collect
+                case .ready:
+                    let wb = src.walkBlock!
+                    if compareBytes(wb.key(src.walkPos), key) != 0 { break collect }
+                    if wb.seq(src.walkPos) <= seq {
+                        src.bestBlock = wb
+                        src.bestPos = src.walkPos
+                    }
+                    src.walkPos -= 1
+                }
             }
+            src.collecting = false
+            if let best = src.bestBlock {
+                setCurrent(src, block: best, pos: src.bestPos)
+                src.bestBlock = nil
+                src.keyBlock = nil
+                return .ready
+            }
+            src.keyBlock = nil
         }
-        sources[i].done = true
     }
 }

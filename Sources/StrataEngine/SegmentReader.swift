@@ -119,12 +119,36 @@ final class SegmentReader: Sendable {
         guard bytes.count == blockSizes[i] else { throw corrupt("segment \(ref.hash): short block read") }
         let block: DecodedBlock
         do {
-            block = try DecodedBlock(bytes)
+            block = try DecodedBlock(bytes, 0..<bytes.count)
         } catch let e as EngineError {
             throw EngineError(e.code, "segment \(ref.hash) block \(i): \(e.message)")
         }
         cache.insert(ck, block)
         return block
+    }
+
+    /// Blocks `range` in one ranged read, decoded but not cached: for long scans,
+    /// which would otherwise push every useful block out of the cache.
+    func blocks(_ range: Range<Int>) async throws -> [DecodedBlock] {
+        let start = blockOffsets[range.lowerBound]
+        let end = blockOffsets[range.upperBound - 1] + blockSizes[range.upperBound - 1]
+        let bytes = try await store.get(key, range: start..<end)
+        guard bytes.count == end - start else { throw corrupt("segment \(ref.hash): short block read") }
+        var out: [DecodedBlock] = []
+        out.reserveCapacity(range.count)
+        for i in range {
+            if let cached = cache.get(BlockCache.Key(segment: id, block: i)) {
+                out.append(cached)
+                continue
+            }
+            let lo = blockOffsets[i] - start
+            do {
+                out.append(try DecodedBlock(bytes, lo..<(lo + blockSizes[i])))
+            } catch let e as EngineError {
+                throw EngineError(e.code, "segment \(ref.hash) block \(i): \(e.message)")
+            }
+        }
+        return out
     }
 
     /// The cached block `i` if present, without any I/O.
