@@ -110,6 +110,22 @@ extension Engine {
         try await body(snapshot())
     }
 
+    /// Starts a transaction that reads at `snapshot` (default: the newest known state).
+    /// Commit it with ``commit(_:)``; dropping it discards its writes.
+    public func beginTransaction(at snapshot: Snapshot? = nil) -> Transaction {
+        Transaction(snapshot: snapshot ?? self.snapshot())
+    }
+
+    /// Commits a transaction begun with ``beginTransaction(at:)``.
+    ///
+    /// - Returns: the commit's sequence number (the snapshot's, if it wrote nothing).
+    /// - Throws: ``EngineError/serializationFailure`` when a commit after the snapshot
+    ///   wrote a key it read or a key in a range it scanned.
+    public func commit(_ tx: Transaction) async throws -> UInt64 {
+        if tx.isReadOnly { return tx.snapshot.seq }
+        return try await submit(tx.request())
+    }
+
     /// Runs `body` once in a transaction and commits it.
     ///
     /// - Returns: the body's result and the commit's sequence number (the snapshot's,
@@ -117,11 +133,9 @@ extension Engine {
     /// - Throws: ``EngineError/serializationFailure`` when a concurrent commit changed
     ///   what the transaction read; nothing was written then.
     public func write<T>(_ body: (Transaction) async throws -> T) async throws -> (value: T, seq: UInt64) {
-        let tx = Transaction(snapshot: snapshot())
+        let tx = beginTransaction()
         let value = try await body(tx)
-        if tx.isReadOnly { return (value, tx.snapshot.seq) }
-        let seq = try await submit(tx.request())
-        return (value, seq)
+        return (value, try await commit(tx))
     }
 
     /// Runs `body` in a transaction, retrying up to `maxAttempts` times on
