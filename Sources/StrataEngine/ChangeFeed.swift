@@ -14,38 +14,54 @@ public struct Change: Sendable, Equatable {
 
 extension Engine {
     /// Committed changes with sequence numbers after `since`, in commit order, from
-    /// this process and every other one; the sequence waits for new commits (woken
-    /// by local commits, and polling the store every `pollInterval`) until cancelled.
-    public func changes(since: UInt64, pollInterval: Duration = .milliseconds(100)) -> AsyncThrowingStream<Change, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<Change, any Error>.makeStream(bufferingPolicy: .bufferingNewest(4096))
-        let task = Task {
-            var next = since + 1
-            do {
-                while !Task.isCancelled {
-                    guard let bytes = try await storageErrors({ try await store.getIfPresent(StoreLayout.logKey(branch, next)) }) else {
-                        await waitForCommit(after: next - 1, timeout: pollInterval)
-                        if head < next { _ = try? await refresh() }
-                        continue
-                    }
-                    let entry = try decodeEntry(bytes, seq: next)
-                    switch entry.body {
-                    case .inline(let m):
-                        continuation.yield(Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m))
-                    case .batchObject(let h, _, _):
-                        let m = try BatchCoding.decode(try await storageErrors { try await readObject(store, h) })
-                        continuation.yield(Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m))
-                    case .structural:
-                        break
-                    }
-                    next += 1
+    /// this process and every other one. Iteration waits for new commits (woken by
+    /// local commits, and polling the store every `pollInterval`) until the task is
+    /// cancelled. Entries are read as the consumer asks for them, so a slow consumer
+    /// never loses changes and nothing is buffered.
+    public func changes(since: UInt64, pollInterval: Duration = .milliseconds(100)) -> ChangeFeed {
+        ChangeFeed(engine: self, since: since, pollInterval: pollInterval)
+    }
+}
+
+/// The committed changes after a sequence number, as an `AsyncSequence`.
+public struct ChangeFeed: AsyncSequence, Sendable {
+    public typealias Element = Change
+    let engine: Engine
+    let since: UInt64
+    let pollInterval: Duration
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(engine: engine, next: since + 1, pollInterval: pollInterval)
+    }
+
+    /// Reads one log entry per step; returns nil only when the task is cancelled.
+    public struct Iterator: AsyncIteratorProtocol {
+        let engine: Engine
+        var next: UInt64
+        let pollInterval: Duration
+
+        public mutating func next() async throws -> Change? {
+            while !Task.isCancelled {
+                let key = StoreLayout.logKey(engine.branch, next)
+                guard let bytes = try await storageErrors({ try await engine.store.getIfPresent(key) }) else {
+                    await engine.waitForCommit(after: next - 1, timeout: pollInterval)
+                    if engine.head < next { _ = try? await engine.refresh() }
+                    continue
                 }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
+                let entry = try engine.decodeEntry(bytes, seq: next)
+                next += 1
+                switch entry.body {
+                case .inline(let m):
+                    return Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m)
+                case .batchObject(let h, _, _):
+                    let m = try BatchCoding.decode(try await storageErrors { try await readObject(engine.store, h) })
+                    return Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m)
+                case .structural:
+                    continue
+                }
             }
+            return nil
         }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
     }
 }
 
