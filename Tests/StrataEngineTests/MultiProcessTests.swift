@@ -1,0 +1,59 @@
+import Foundation
+import StrataEngine
+import StrataStore
+import Testing
+
+@Suite(.serialized) struct MultiProcessTests {
+    /// Three processes move money between 100 accounts on one directory for over ten
+    /// seconds. The total never changes, every transfer reported as committed is in
+    /// the log, and serialization failures happen and are retried.
+    @Test func bankTransfersAcrossProcessesKeepTheTotal() async throws {
+        let dir = temporaryDirectory()
+        let seconds = ProcessInfo.processInfo.environment["STRATA_BANK_SECONDS"] ?? "11"
+        let children = try (0..<3).map { id in
+            try StrataChild(
+                ["debug", "bank", dir + "/db", "--id", String(id), "--accounts", "100", "--seconds", seconds],
+                output: dir + "/bank-\(id).txt")
+        }
+        var committed: [(seq: UInt64, key: String)] = []
+        var retries = 0
+        for child in children {
+            #expect(child.wait() == 0, "a bank process failed")
+            let lines = child.lines
+            #expect(!lines.contains { $0.hasPrefix("BROKEN") }, "a process saw the total change")
+            for line in lines where line.hasPrefix("OK ") {
+                let parts = line.split(separator: " ")
+                committed.append((UInt64(parts[1])!, String(parts[2])))
+            }
+            let done = lines.last { $0.hasPrefix("DONE") } ?? ""
+            #expect(!done.isEmpty, "a process did not finish")
+            retries += Int(done.split(separator: "retries=").last ?? "0") ?? 0
+        }
+        #expect(committed.count > 100, "too few transfers to mean anything: \(committed.count)")
+        #expect(retries > 0, "no serialization failure was ever retried")
+
+        let store = try DirectoryStore(path: dir + "/db")
+        let engine = try await Engine.open(store)
+        let accounts = try await engine.scan(.prefix(b("acct/")))
+        #expect(accounts.count == 100)
+        #expect(accounts.reduce(0) { $0 + Int(s($1.value)!)! } == 100 * 1000)
+        // Every reported transfer is in the log, in the commit the process reported.
+        var bySeq: [UInt64: [Mutation]] = [:]
+        let last = committed.map(\.seq).max() ?? 0
+        for try await change in engine.changes(since: 0, pollInterval: .milliseconds(5)) {
+            bySeq[change.seq] = change.mutations
+            if change.seq >= last { break }
+        }
+        let missing = committed.filter { c in !(bySeq[c.seq]?.contains { $0.key == b(c.key) } ?? false) }
+        #expect(missing.isEmpty, "reported transfers missing from the log: \(missing.prefix(5))")
+        // And the total holds at every 50th commit of the history, too.
+        for seq in stride(from: 1, through: engine.head, by: 50) {
+            let rows = try await engine.scan(.prefix(b("acct/")), at: seq)
+            if rows.isEmpty { continue }
+            #expect(rows.reduce(0) { $0 + Int(s($1.value)!)! } == 100 * 1000, "total changed at \(seq)")
+        }
+        let report = try await Engine.verify(store)
+        #expect(report.isValid, "\(report.problems.prefix(5))")
+        await engine.close()
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what is missing, builds, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+[ -f /usr/include/sqlite3.h ] || need_apt+=(libsqlite3-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "installing: ${need_apt[*]}"
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+fi
+export PATH="/opt/swift/usr/bin:$PATH"
+
+# The crash and multi-process tests run the `strata` executable as child processes.
+swift build --build-tests
+swift test 2>&1 | tee .build/test-output.txt
