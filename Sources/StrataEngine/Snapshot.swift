@@ -132,6 +132,7 @@ extension Engine {
     ///   for a transaction that wrote nothing).
     /// - Throws: ``EngineError/serializationFailure`` when a concurrent commit changed
     ///   what the transaction read; nothing was written then.
+    @discardableResult
     public func write<T>(_ body: (Transaction) async throws -> T) async throws -> (value: T, seq: UInt64) {
         let tx = beginTransaction()
         let value = try await body(tx)
@@ -140,11 +141,13 @@ extension Engine {
 
     /// Runs `body` in a transaction, retrying up to `maxAttempts` times on
     /// serialization failure (refreshing from the store and backing off in between).
+    @discardableResult
     public func transaction<T>(maxAttempts: Int = 20, _ body: (Transaction) async throws -> T) async throws -> T {
         try await transactionWithSequence(maxAttempts: maxAttempts, body).value
     }
 
     /// Like ``transaction(maxAttempts:_:)``, also returning the commit's sequence number.
+    @discardableResult
     public func transactionWithSequence<T>(maxAttempts: Int = 20, _ body: (Transaction) async throws -> T) async throws -> (value: T, seq: UInt64) {
         var attempt = 0
         while true {
