@@ -11,6 +11,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 export PATH="/opt/swift/usr/bin:$PATH"
 
+# Tests write their databases under TMPDIR: give them their own, removed afterwards.
+export TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/strata-tests.XXXXXX")"
+trap 'rm -rf "$TMPDIR"' EXIT
+
 # The crash and multi-process tests run the `strata` executable as child processes.
 swift build --build-tests
 swift test 2>&1 | tee .build/test-output.txt

@@ -26,6 +26,10 @@ final class CommitRequest: Sendable {
         waiter?.resume(with: result)
     }
 
+    /// The result if the request is already complete: the leader's own request
+    /// usually is, and reading it directly saves a suspension and a thread hop.
+    var completedResult: Result<UInt64, any Error>? { outcome.withLock { $0.result } }
+
     func wait() async throws -> UInt64 {
         try await withCheckedThrowingContinuation { c in
             let ready = outcome.withLock { s -> Result<UInt64, any Error>? in
@@ -56,7 +60,12 @@ extension Engine {
             return true
         }
         if lead { await leadCommits() }
-        let seq = try await request.wait()
+        let seq: UInt64
+        if let done = request.completedResult {
+            seq = try done.get()
+        } else {
+            seq = try await request.wait()
+        }
         scheduleMaintenanceIfNeeded()
         return seq
     }

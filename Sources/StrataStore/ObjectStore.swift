@@ -70,17 +70,24 @@ extension ObjectStore {
     }
 }
 
-/// Validates a key: non-empty, no empty, `.` or `..` components, printable ASCII.
-/// Keys starting with `.` are reserved for a store's own bookkeeping.
+/// Validates a key: non-empty, at most 1024 bytes of printable ASCII, and no empty,
+/// `.`-prefixed (so also `.` and `..`) path components. Keys starting with `.` are
+/// reserved for a store's own bookkeeping. One pass, no allocation: it runs on every
+/// block read.
 func validateKey(_ key: String) throws {
-    guard !key.isEmpty, key.utf8.count <= 1024 else { throw StoreError.permanent("invalid key '\(key)'") }
-    for c in key.utf8 where c < 0x21 || c > 0x7e {
-        throw StoreError.permanent("invalid key '\(key)': only printable ASCII is allowed")
-    }
-    for part in key.split(separator: "/", omittingEmptySubsequences: false) {
-        if part.isEmpty || part == "." || part == ".." || part.hasPrefix(".") {
-            throw StoreError.permanent("invalid key '\(key)'")
+    var valid = true
+    var count = 0
+    var atComponentStart = true
+    for c in key.utf8 {
+        count += 1
+        if c < 0x21 || c > 0x7e || (atComponentStart && (c == 0x2f || c == 0x2e)) {
+            valid = false
+            break
         }
+        atComponentStart = c == 0x2f
+    }
+    if !valid || count == 0 || count > 1024 || atComponentStart {
+        throw StoreError.permanent("invalid key '\(key)': use printable ASCII path components, none empty or starting with '.'")
     }
 }
 
