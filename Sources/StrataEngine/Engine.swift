@@ -355,12 +355,19 @@ public final class Engine: Sendable {
 
 /// Numbers that describe an engine's structure.
 public struct EngineStatistics: Sendable, Equatable {
+    /// The newest applied commit.
     public var head: UInt64
+    /// Every commit at or below this is in segments.
     public var watermark: UInt64
+    /// Live segments.
     public var segments: Int
+    /// Versions held in the memtable.
     public var memtableEntries: Int
+    /// Arena bytes the memtable holds.
     public var memtableBytes: Int
+    /// Bytes of decoded blocks in the cache.
     public var blockCacheBytes: Int
+    /// Block cache lookups that found / did not find the block.
     public var blockCacheHits: Int
     public var blockCacheMisses: Int
 }

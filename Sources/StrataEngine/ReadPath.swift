@@ -219,12 +219,12 @@ final class Scanner {
         src.curKind = Memtable.kind(node)
     }
 
-    private func setCurrent(_ src: Source, block: DecodedBlock, pos: Int) {
-        src.curBlock = block
+    private func setCurrent(_ src: Source, block: DecodedBlock, view: BlockView, pos: Int) {
+        if src.curBlock !== block { src.curBlock = block }
         src.curPos = pos
-        src.curKey = block.key(pos)
-        src.curValue = block.value(pos)
-        src.curKind = block.kind(pos)
+        src.curKey = view.key(pos)
+        src.curValue = view.value(pos)
+        src.curKind = view.kind(pos)
     }
 
     // MARK: Loading
@@ -391,14 +391,9 @@ final class Scanner {
                 src.done = true
                 return .end
             case .ready:
-                let v = src.walkView
-                if v.seq(src.walkPos) <= seq {
+                if src.walkView.seq(src.walkPos) <= seq {
                     // The walk stays on the visible version; `advance` skips it and older ones.
-                    if src.curBlock !== src.walkBlock { src.curBlock = src.walkBlock }
-                    src.curPos = src.walkPos
-                    src.curKey = v.key(src.walkPos)
-                    src.curValue = v.value(src.walkPos)
-                    src.curKind = v.kind(src.walkPos)
+                    setCurrent(src, block: src.walkBlock!, view: src.walkView, pos: src.walkPos)
                     return .ready
                 }
                 src.walkPos += 1
@@ -440,7 +435,7 @@ final class Scanner {
             }
             src.collecting = false
             if let best = src.bestBlock {
-                setCurrent(src, block: best, pos: src.bestPos)
+                setCurrent(src, block: best, view: best.view, pos: src.bestPos)
                 src.bestBlock = nil
                 src.keyBlock = nil
                 return .ready
