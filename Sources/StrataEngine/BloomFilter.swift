@@ -16,8 +16,9 @@ struct BloomFilter {
         self.probes = probes
     }
 
-    mutating func add(_ key: UnsafeRawBufferPointer) {
-        let h = hash64(key)
+    mutating func add(_ key: UnsafeRawBufferPointer) { add(hash: hash64(key)) }
+
+    mutating func add(hash h: UInt64) {
         let nbits = UInt64(bits.count * 8)
         var a = h & 0xffff_ffff
         let b = (h >> 32) | 1

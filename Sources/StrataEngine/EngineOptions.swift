@@ -19,6 +19,9 @@ public struct EngineOptions: Sendable {
     public var blockCacheBytes = 64 << 20
     /// Target size of a segment data block.
     public var blockSize = 4096
+    /// Compaction starts a new output segment after this many bytes, so that its
+    /// memory use stays bounded however large the database grows.
+    public var maxSegmentBytes = 64 << 20
     /// Compact once more than this many segments are live.
     public var maxSegments = 8
     /// Commits whose batch encodes to at most this many bytes are stored inside the log entry.

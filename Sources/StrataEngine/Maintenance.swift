@@ -12,7 +12,12 @@ extension Engine {
             || v.memtable.bytes >= options.memtableBytes
     }
 
-    func needsCompaction(_ v: Version) -> Bool { v.segments.count > options.maxSegments }
+    /// More segments than `maxSegments`, beyond those a database of this size needs
+    /// at `maxSegmentBytes` each.
+    func needsCompaction(_ v: Version) -> Bool {
+        let bytes = v.segments.reduce(0) { $0 + $1.ref.size }
+        return v.segments.count > options.maxSegments + bytes / max(1, options.maxSegmentBytes)
+    }
 
     /// Starts a background flush or compaction when a threshold is crossed and none is running.
     func scheduleMaintenanceIfNeeded() {
@@ -113,12 +118,7 @@ extension Engine {
                 }
                 let run = Array(segs[0..<n])
                 let horizon = retentionHorizon(v)
-                let (bytes, ref) = try await merge(run, horizon: horizon, bottom: n == segs.count)
-                var adds: [SegmentRef] = []
-                if let ref, let bytes {
-                    try await store.put(StoreLayout.objectKey(ref.hash), bytes)
-                    adds = [ref]
-                }
+                let adds = try await merge(run, horizon: horizon, bottom: n == segs.count)
                 let manifest = Manifest(
                     watermark: v.watermark, horizon: horizon, segments: adds + segs[n...].map(\.ref))
                 let change = StructuralChange(
@@ -149,8 +149,10 @@ extension Engine {
         return h
     }
 
-    /// Merges the segments' entries in (key, sequence descending) order into one segment.
-    private func merge(_ run: [SegmentReader], horizon: UInt64, bottom: Bool) async throws -> ([UInt8]?, SegmentRef?) {
+    /// Merges the segments' entries in (key, sequence descending) order into new
+    /// segments of at most about `maxSegmentBytes` each (split only between keys),
+    /// stores them, and returns their references.
+    private func merge(_ run: [SegmentReader], horizon: UInt64, bottom: Bool) async throws -> [SegmentRef] {
         struct Cursor {
             let seg: SegmentReader
             var index = 0
@@ -163,7 +165,15 @@ extension Engine {
             c.block = try await seg.block(0)
             cursors.append(c)
         }
-        var writer = SegmentWriter(blockSize: options.blockSize, expectedKeys: run.reduce(0) { $0 + $1.ref.count })
+        let expected = run.reduce(0) { $0 + $1.ref.count }
+        var writer = SegmentWriter(blockSize: options.blockSize, expectedKeys: expected)
+        var parts: [SegmentRef] = []
+        func store(_ w: inout SegmentWriter) async throws {
+            guard w.count > 0 else { return }
+            let (bytes, ref) = w.finish()
+            try await self.store.put(StoreLayout.objectKey(ref.hash), bytes)
+            parts.append(ref)
+        }
         var lastKey: [UInt8] = []
         var keptAtOrBelowHorizon = false
         var first = true
@@ -198,7 +208,13 @@ extension Engine {
                     keep = !(bottom && blk.kind(p) == .delete)
                 }
             }
-            if keep { writer.add(key: key, seq: seq, kind: blk.kind(p), value: blk.value(p)) }
+            if keep {
+                if writer.byteSize >= options.maxSegmentBytes && !writer.isLastKey(key) {
+                    try await store(&writer)
+                    writer = SegmentWriter(blockSize: options.blockSize, expectedKeys: expected)
+                }
+                writer.add(key: key, seq: seq, kind: blk.kind(p), value: blk.value(p))
+            }
             cursors[best].pos += 1
             if cursors[best].pos >= blk.count {
                 cursors[best].index += 1
@@ -207,8 +223,7 @@ extension Engine {
                     ? try await cursors[best].seg.block(cursors[best].index) : nil
             }
         }
-        if writer.count == 0 { return (nil, nil) }
-        let (bytes, ref) = writer.finish()
-        return (bytes, ref)
+        try await store(&writer)
+        return parts
     }
 }

@@ -18,17 +18,27 @@ struct SegmentWriter {
     private var lastSeq: UInt64 = 0
     private var index = ByteWriter()
     private var indexCount = 0
-    private var bloom: BloomFilter
+    /// One hash per distinct key; the bloom filter is sized from them at the end.
+    private var keyHashes: [UInt64] = []
     private(set) var count = 0
     private var minKey: [UInt8] = []
     private var minSeq = UInt64.max
     private var maxSeq: UInt64 = 0
 
-    /// `expectedKeys` sizes the bloom filter.
+    /// `expectedKeys` is a capacity hint.
     init(blockSize: Int = 4096, expectedKeys: Int) {
         self.blockSize = blockSize
-        bloom = BloomFilter(keys: max(1, expectedKeys))
-        out.reserveCapacity(expectedKeys * 64)
+        keyHashes.reserveCapacity(min(expectedKeys, 1 << 20))
+        out.reserveCapacity(min(expectedKeys * 64, 64 << 20))
+    }
+
+    /// Bytes written so far (the finished segment is slightly larger).
+    var byteSize: Int { out.count + block.bytes.count }
+
+    /// True when `key` equals the last key added: a segment must not be split there,
+    /// or one key's versions would straddle two segments of the same run.
+    func isLastKey(_ key: UnsafeRawBufferPointer) -> Bool {
+        count > 0 && lastKey.withUnsafeBytes { compareBytes($0, key) == 0 }
     }
 
     /// Appends one version; the caller guarantees the order.
@@ -36,7 +46,7 @@ struct SegmentWriter {
         var shared = 0
         let newKey = count == 0 || !lastKey.withUnsafeBytes { compareBytes($0, key) == 0 }
         if count == 0 { minKey = Array(key) }
-        if newKey { bloom.add(key) }
+        if newKey { keyHashes.append(hash64(key)) }
         if blockCount > 0 {
             let n = min(lastKey.count, key.count)
             lastKey.withUnsafeBytes { lk in
@@ -86,6 +96,8 @@ struct SegmentWriter {
         let indexOffset = out.count
         out.append(contentsOf: idx.bytes)
 
+        var bloom = BloomFilter(keys: max(1, keyHashes.count))
+        for h in keyHashes { bloom.add(hash: h) }
         var bl = ByteWriter()
         bl.u32(UInt32(bloom.probes))
         bl.raw(bloom.bits)

@@ -65,7 +65,7 @@ func checkAfterCrashes(store: any ObjectStore, acked: [UInt64: [Mutation]], inFl
                 ["debug", "crash-child", dir + "/db", "--seed", String(round)], output: dir + "/out-\(round).txt")
             // Let it start and commit for a while; then kill it in the middle of whatever it does.
             try await Task.sleep(for: .milliseconds(Int.random(in: 40...250)))
-            child.kill()
+            await child.kill()
             kills += 1
             var lastTry: Substring?
             for line in child.lines {

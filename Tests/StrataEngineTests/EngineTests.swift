@@ -47,6 +47,33 @@ import StrataStore
         #expect(report.isValid, "\(report.problems)")
     }
 
+    @Test func compactionWritesBoundedSegmentsAndKeepsVersionsTogether() async throws {
+        var options = smallOptions()
+        options.maxSegmentBytes = 2000
+        let store = MemoryStore()
+        let engine = try await Engine.open(store, options: options)
+        for round in 0..<3 {
+            try await engine.write { tx in
+                for i in 0..<200 { tx.put(b("key\(1000 + i)"), b(String(repeating: "\(round)", count: 40))) }
+            }
+            try await engine.flush()
+        }
+        try await engine.compact(all: true)
+        let segments = engine.statistics.segments
+        #expect(segments >= 10, "a 3x200x40-byte compaction at 2000 bytes per segment made \(segments) segment(s)")
+        let rows = try await engine.scan()
+        #expect(rows.count == 200 && rows.allSatisfy { s($0.value)!.hasPrefix("2") })
+        for seq in [1, 3, 5] as [UInt64] {
+            let expected = String(repeating: "\(seq / 2)", count: 40)
+            #expect(try await engine.scan(at: seq).allSatisfy { s($0.value) == expected })
+            #expect(s(try await engine.get(b("key1100"), at: seq)) == expected)
+        }
+        #expect(try await engine.history(b("key1150")).count == 3)
+        let reopened = try await Engine.open(store, options: options)
+        #expect(reopened.statistics.segments == segments)
+        #expect(try await Engine.verify(store).isValid)
+    }
+
     @Test func reopenReplaysFromCheckpoint() async throws {
         let store = MemoryStore()
         var o = smallOptions()

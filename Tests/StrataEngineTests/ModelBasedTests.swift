@@ -183,6 +183,28 @@ final class ModelRun {
         }
     }
 
+    /// Compaction output is split into bounded segments (between keys); reads are unchanged.
+    @Test func compactionSplitsOutputIntoBoundedSegments() async throws {
+        var options = smallOptions()
+        options.maxSegmentBytes = 300
+        await propertyCheck(count: 10, input: Gen.int(in: 0...99_999).array(of: 40...90)) { ops in
+            do {
+                let run = try await ModelRun(store: MemoryStore(), options: options)
+                for n in ops { try await run.step(n) }
+                try await run.engine.flush()
+                try await run.engine.compact(all: true)
+                run.model.extend(to: run.engine.head)
+                let stats = run.engine.statistics
+                if stats.segments > 1 {
+                    #expect(try await run.engine.scan().count == run.model.states.last!.count)
+                }
+                try await run.checkEverything()
+            } catch {
+                Issue.record("unexpected error: \(error)")
+            }
+        }
+    }
+
     @Test func backgroundMaintenanceKeepsEveryVersion() async throws {
         var options = smallOptions(checkpoint: 3, maxSegments: 2)
         options.automaticMaintenance = true

@@ -18,7 +18,7 @@ import Testing
         var committed: [(seq: UInt64, key: String)] = []
         var retries = 0
         for child in children {
-            #expect(child.wait() == 0, "a bank process failed")
+            #expect(await child.wait() == 0, "a bank process failed")
             let lines = child.lines
             #expect(!lines.contains { $0.hasPrefix("BROKEN") }, "a process saw the total change")
             for line in lines where line.hasPrefix("OK ") {

@@ -1,32 +1,67 @@
 import Foundation
+import Synchronization
 
 /// A `strata` child process whose standard output goes to a file, so every line
-/// it flushed survives even when it is killed with SIGKILL.
-final class StrataChild {
-    let process = Process()
+/// it flushed survives even when it is killed with SIGKILL. Waiting for it never
+/// blocks a thread of the cooperative pool.
+final class StrataChild: Sendable {
+    private let process: Process
+    /// The exit status and whoever waits for it, shared with the termination handler.
+    private final class Exit: Sendable {
+        let state = Mutex<(status: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
+    }
+    private let exit = Exit()
     let outputPath: String
 
-    init(_ arguments: [String], output: String) throws {
+    /// Starts `strata arguments`; standard error goes to the same file when `mergeErrors`.
+    init(_ arguments: [String], output: String, mergeErrors: Bool = false) throws {
         outputPath = output
         _ = FileManager.default.createFile(atPath: output, contents: nil)
-        process.executableURL = strataExecutable()
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = FileHandle.standardError
-        try process.run()
+        let p = Process()
+        p.executableURL = strataExecutable()
+        p.arguments = arguments
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        p.standardOutput = file
+        p.standardError = mergeErrors ? file : FileHandle.standardError
+        process = p
+        p.terminationHandler = { [exit] p in
+            let waiter = exit.state.withLock { s -> CheckedContinuation<Int32, Never>? in
+                s.status = p.terminationStatus
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            waiter?.resume(returning: p.terminationStatus)
+        }
+        try p.run()
     }
 
-    func kill() {
+    /// Kills the process with SIGKILL and waits until it is gone.
+    func kill() async {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = await wait()
     }
 
-    func wait() -> Int32 {
-        process.waitUntilExit()
-        return process.terminationStatus
+    /// The exit status, once the process has ended.
+    func wait() async -> Int32 {
+        await withCheckedContinuation { c in
+            let done = exit.state.withLock { s -> Int32? in
+                if let status = s.status { return status }
+                s.waiter = c
+                return nil
+            }
+            if let done { c.resume(returning: done) }
+        }
     }
 
     var lines: [String] {
         ((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
+}
+
+/// Runs `strata` with arguments to completion; returns its exit status and output.
+func runStrata(_ args: [String]) async throws -> (status: Int32, output: String) {
+    let out = temporaryDirectory("run") + "/output.txt"
+    let child = try StrataChild(args, output: out, mergeErrors: true)
+    let status = await child.wait()
+    return (status, child.lines.map { $0 + "\n" }.joined())
 }
