@@ -15,8 +15,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
-        .target(name: "StrataStore"),
         .target(name: "CStrataSupport"),
+        .target(name: "StrataStore", dependencies: ["CStrataSupport"]),
         .target(
             name: "StrataEngine",
             dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]

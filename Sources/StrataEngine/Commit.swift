@@ -159,6 +159,9 @@ extension Engine {
             // Another writer took this sequence number: learn what it wrote, then revalidate.
             do {
                 try await storageErrors { try await catchUp() }
+                if version.head < seq {
+                    throw corrupt("log entry \(seq) exists but cannot be read")
+                }
             } catch {
                 for r in pending { r.complete(.failure(error)) }
                 return

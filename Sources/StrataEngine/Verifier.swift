@@ -37,7 +37,14 @@ extension Engine {
             }
         }
 
-        let logKeys = try await storageErrors { try await store.listAll(prefix: StoreLayout.logPrefix(branch)) }
+        let logKeys: [ObjectInfo]
+        do {
+            logKeys = try await store.listAll(prefix: StoreLayout.logPrefix(branch))
+        } catch let e as StoreError {
+            // The log itself cannot be read through: name what is damaged and stop there.
+            report.problems.append(e.description)
+            return report
+        }
         var expected: UInt64 = 1
         var parent = ContentHash.zero
         var lastTimestamp: UInt64 = 0
@@ -86,9 +93,16 @@ extension Engine {
                 }
             }
         }
-        for (from, h) in refs where !good.contains(StoreLayout.objectKey(h)) {
-            if !objects.contains(where: { $0.key == StoreLayout.objectKey(h) }) {
+        let listed = Set(objects.map(\.key))
+        for (from, h) in refs where !listed.contains(StoreLayout.objectKey(h)) {
+            // Written after the listing by a live writer (objects precede the entry naming them)?
+            do {
+                _ = try await readObject(store, h)
+                good.insert(StoreLayout.objectKey(h))
+            } catch StoreError.notFound {
                 report.problems.append("\(from): references missing object \(StoreLayout.objectKey(h))")
+            } catch {
+                report.problems.append("\(StoreLayout.objectKey(h)): \(describe(error))")
             }
         }
 

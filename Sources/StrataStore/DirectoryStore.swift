@@ -14,6 +14,13 @@ import Synchronization
 /// atomic across processes. Temporary files left by dead processes are removed
 /// when the store is opened.
 ///
+/// Sequence-numbered keys under `journaledPrefixes` (a branch's commit log:
+/// `log/BRANCH/` followed by 20 decimal digits) are not files of their own but
+/// records of one journal file per directory (see ``LogJournal``): a put-if-absent
+/// there is an append under an exclusive `flock`, one file system journal commit
+/// instead of two, and no inode per commit. Such keys are created only with
+/// `putIfAbsent`, next number after next, and are never replaced or deleted.
+///
 /// Calls block the calling thread for the duration of the file system call, as
 /// SQLite does; they are short on a local disk.
 public final class DirectoryStore: ObjectStore {
@@ -21,6 +28,8 @@ public final class DirectoryStore: ObjectStore {
     public let root: String
     private let tmpDir: String
     private let immutablePrefixes: [String]
+    private let journaledPrefixes: [String]
+    private let journals = Mutex<[String: LogJournal]>([:])
     private let counter = Atomic<Int>(0)
     private let knownDirs = Mutex<Set<String>>([])
     private let fileCache: FileCache
@@ -28,13 +37,19 @@ public final class DirectoryStore: ObjectStore {
     /// Opens (creating if needed) a store in `path`.
     ///
     /// Keys under `immutablePrefixes` are promised never to be replaced, only created
-    /// and deleted, so ranged reads may keep their files open between calls.
-    public init(path: String, immutablePrefixes: [String] = ["obj/"], openFileLimit: Int = 256) throws {
+    /// and deleted, so ranged reads may keep their files open between calls. Keys
+    /// under `journaledPrefixes` whose last component is 20 decimal digits live in a
+    /// journal per directory; pass `[]` for one file per key everywhere.
+    public init(
+        path: String, immutablePrefixes: [String] = ["obj/"], journaledPrefixes: [String] = ["log/"],
+        openFileLimit: Int = 256
+    ) throws {
         var root = path
         while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
         self.root = root
         self.tmpDir = root + "/.tmp"
         self.immutablePrefixes = immutablePrefixes
+        self.journaledPrefixes = journaledPrefixes
         self.fileCache = FileCache(limit: openFileLimit)
         try Self.makeDirectories(root)
         try Self.makeDirectories(tmpDir)
@@ -45,6 +60,10 @@ public final class DirectoryStore: ObjectStore {
 
     public func get(_ key: String) async throws -> [UInt8] {
         try validateKey(key)
+        if let (journal, seq) = try journal(for: key) {
+            guard let bytes = try journal.get(seq) else { throw StoreError.notFound(key) }
+            return bytes
+        }
         let fd = try openForReading(path(key), key: key)
         defer { close(fd) }
         var st = stat()
@@ -54,6 +73,10 @@ public final class DirectoryStore: ObjectStore {
 
     public func get(_ key: String, range: Range<Int>) async throws -> [UInt8] {
         try validateKey(key)
+        if try journal(for: key) != nil {
+            let bytes = try await get(key)
+            return Array(bytes[try clamp(range, size: bytes.count)])
+        }
         if isImmutable(key) {
             let file = try fileCache.file(for: key) { try OpenFile(fd: openForReading(path(key), key: key)) }
             return try Self.readFully(file.fd, clamping: range, key: key)
@@ -81,6 +104,9 @@ public final class DirectoryStore: ObjectStore {
 
     public func put(_ key: String, _ bytes: [UInt8]) async throws {
         try validateKey(key)
+        if try journal(for: key) != nil {
+            throw StoreError.permanent("\(key): journaled log entries are created with putIfAbsent only")
+        }
         let (dir, final) = try prepareParent(key)
         let tmp = try writeTemporary(bytes, key: key)
         if rename(tmp, final) != 0 {
@@ -94,6 +120,10 @@ public final class DirectoryStore: ObjectStore {
 
     public func putIfAbsent(_ key: String, _ bytes: [UInt8]) async throws {
         try validateKey(key)
+        if let (journal, seq) = try journal(for: key) {
+            try journal.append(seq, bytes, key: key)
+            return
+        }
         let (dir, final) = try prepareParent(key)
         let tmp = try writeTemporary(bytes, key: key)
         let rc = link(tmp, final)
@@ -105,8 +135,21 @@ public final class DirectoryStore: ObjectStore {
 
     public func delete(_ key: String) async throws {
         try validateKey(key)
+        if try journal(for: key) != nil {
+            throw StoreError.permanent("\(key): journaled log entries are never deleted")
+        }
         fileCache.forget(key)
         if unlink(path(key)) != 0 && errno != ENOENT { throw Self.error(errno, key) }
+    }
+
+    /// Leaves what a process that died in the middle of writing `key` would leave:
+    /// half a journal record for a journaled key, else half a temporary file.
+    public func simulateCrash(writing key: String, _ bytes: [UInt8]) throws {
+        if let (journal, seq) = try journal(for: key) {
+            try journal.appendPartial(seq, bytes)
+        } else {
+            try leavePartialTemporaryFile(bytes)
+        }
     }
 
     /// Leaves a temporary file holding the first half of `bytes`, as a process that
@@ -127,6 +170,28 @@ public final class DirectoryStore: ObjectStore {
     // MARK: Helpers
 
     private func path(_ key: String) -> String { root + "/" + key }
+
+    /// The journal holding `key` and its sequence number, when `key` is a journaled log key.
+    private func journal(for key: String) throws -> (LogJournal, UInt64)? {
+        guard !journaledPrefixes.isEmpty, journaledPrefixes.contains(where: { key.hasPrefix($0) }),
+              let slash = key.lastIndex(of: "/")
+        else { return nil }
+        let name = key.utf8[key.utf8.index(after: slash)...]
+        guard name.count == 20, name.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let seq = UInt64(String(name)!) else {
+            return nil
+        }
+        let dirKey = String(key[..<slash])
+        if let j = journals.withLock({ $0[dirKey] }) { return (j, seq) }
+        let dir = root + "/" + dirKey
+        try Self.makeDirectories(dir)
+        let created = try LogJournal(directory: dir, keyPrefix: dirKey + "/")
+        let j = journals.withLock { js -> LogJournal in
+            if let existing = js[dirKey] { return existing }
+            js[dirKey] = created
+            return created
+        }
+        return (j, seq)
+    }
 
     private func isImmutable(_ key: String) -> Bool {
         immutablePrefixes.contains { key.hasPrefix($0) }
@@ -189,7 +254,17 @@ public final class DirectoryStore: ObjectStore {
 
     private func walk(dirKey: String, prefix: String, startAfter: String?, into found: inout [ObjectInfo]) throws {
         let dirPath = dirKey.isEmpty ? root : root + "/" + dirKey.dropLast()
-        for entry in Self.directoryEntries(dirPath) where !entry.name.hasPrefix(".") {
+        let entries = Self.directoryEntries(dirPath)
+        if entries.contains(where: { $0.name == ".journal" }), let (journal, _) = try journal(for: dirKey + UInt64(1).paddedKeyName),
+           let seqs = try journal.sequences() {
+            for seq in seqs {
+                let key = dirKey + seq.paddedKeyName
+                if key.hasPrefix(prefix), startAfter.map({ key > $0 }) ?? true {
+                    found.append(ObjectInfo(key: key, size: try journal.size(of: seq)))
+                }
+            }
+        }
+        for entry in entries where !entry.name.hasPrefix(".") {
             let key = dirKey + entry.name
             if entry.isDirectory {
                 let sub = key + "/"
@@ -270,6 +345,14 @@ public final class DirectoryStore: ObjectStore {
         case EAGAIN, EINTR, EBUSY, ETIMEDOUT, ENOMEM, ENOSPC, EDQUOT, EMFILE, ENFILE: return .transient(message)
         default: return .permanent(message)
         }
+    }
+}
+
+extension UInt64 {
+    /// The 20-digit zero-padded decimal name of a journaled entry.
+    var paddedKeyName: String {
+        let s = String(self)
+        return String(repeating: "0", count: Swift.max(0, 20 - s.count)) + s
     }
 }
 

@@ -64,7 +64,7 @@ public final class FaultInjectingStore: ObjectStore {
     }
 
     /// After `n` more successful writes, the next write leaves a partial temporary
-    /// file (when the base is a ``DirectoryStore``) and the store stops: every later
+    /// file or journal record (when the base is a ``DirectoryStore``) and the store stops: every later
     /// operation throws, as if the process had died at that instant.
     public func crash(afterWrites n: Int) {
         state.withLock {
@@ -105,7 +105,7 @@ public final class FaultInjectingStore: ObjectStore {
         case .crashed:
             throw StoreError.permanent("store crashed (fault injection)")
         case .crash:
-            if let dir = base as? DirectoryStore, let bytes { try? dir.leavePartialTemporaryFile(bytes) }
+            if let dir = base as? DirectoryStore, let bytes { try? dir.simulateCrash(writing: key, bytes) }
             throw StoreError.permanent("store crashed (fault injection)")
         case .proceed(let action):
             switch action {

@@ -1,6 +1,19 @@
 import Foundation
 import Testing
 
+/// The offset of entry `seq`'s record in a journal file.
+func findRecord(_ seq: UInt64, in data: Data) -> Int? {
+    var p = 0
+    let bytes = [UInt8](data)
+    while p + 16 <= bytes.count {
+        let len = bytes[(p + 12)..<(p + 16)].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let s = bytes[(p + 4)..<(p + 12)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        if s == seq { return p }
+        p += 16 + len + 4
+    }
+    return nil
+}
+
 @Suite struct CommandLineTests {
     @Test func kvLogAndVerifyOnADirectory() async throws {
         let db = temporaryDirectory() + "/db"
@@ -24,14 +37,19 @@ import Testing
         #expect(fields[0] == "2" && fields[3].count == 64 && fields[4] == "commit 1 key(s)")
         #expect(try await runStrata(["verify", db]).status == 0)
 
-        // Change one byte of one log entry: verify fails and names it.
-        let victim = db + "/log/main/00000000000000000002"
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
-        bytes[bytes.count / 2] ^= 0x01
-        try bytes.write(to: URL(fileURLWithPath: victim))
+        // Change one byte of log entry 2 in the branch's journal: verify fails and names it,
+        // and a writer refuses to commit rather than cut the log short.
+        let journal = db + "/log/main/.journal"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: journal))
+        let entryTwo = try #require(findRecord(2, in: bytes))
+        bytes[entryTwo + 20] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: journal))
         let bad = try await runStrata(["verify", db])
         #expect(bad.status == 1)
-        #expect(bad.output.contains("log/main/00000000000000000002"))
+        #expect(bad.output.contains("log/main/00000000000000000002"), "\(bad.output)")
+        let refused = try await runStrata(["kv", db, "put", "x", "y"])
+        #expect(refused.status != 0 && refused.output.contains("damaged"), "\(refused.output)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: journal)).count == bytes.count, "the journal was cut short")
 
         let usage = try await runStrata(["kv", db, "frobnicate", "x"])
         #expect(usage.status != 0 && usage.output.contains("unknown verb"))

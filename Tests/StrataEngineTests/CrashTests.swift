@@ -18,8 +18,9 @@ func parsePayload(_ payload: Substring) -> [Mutation] {
 /// its writes, every other commit is one that was in flight, snapshots replay the
 /// log, and verify passes.
 func checkAfterCrashes(store: any ObjectStore, acked: [UInt64: [Mutation]], inFlight: [[Mutation]]) async throws {
-    let engine = try await Engine.open(store)
-    defer { Task { await engine.close() } }
+    var options = EngineOptions()
+    options.automaticMaintenance = false
+    let engine = try await Engine.open(store, options: options)
     let lastData = acked.keys.max() ?? 0
     #expect(engine.head >= lastData)
     let log = try await Engine.log(store)
@@ -33,7 +34,18 @@ func checkAfterCrashes(store: any ObjectStore, acked: [UInt64: [Mutation]], inFl
     }
     #expect(changes.count == dataSeqs.count, "the change feed returned \(changes.count) of \(dataSeqs.count) commits")
     let lost = acked.keys.filter { changes[$0] != acked[$0] }.sorted()
-    #expect(lost.isEmpty, "acknowledged commits missing or different: \(lost.prefix(10)) (\(lost.count) in all)")
+    func show(_ m: [Mutation]?) -> String {
+        m.map { $0.map { "\(String(decoding: $0.key, as: UTF8.self))=\($0.kind == .put ? String(decoding: $0.value.prefix(20), as: UTF8.self) : "<deleted>")" }.joined(separator: ";") } ?? "<none>"
+    }
+    func difference(_ a: [Mutation]?, _ b: [Mutation]?) -> String {
+        guard let a, let b else { return "one side missing" }
+        if a.count != b.count { return "\(a.count) vs \(b.count) mutations" }
+        for (x, y) in zip(a, b) where x != y {
+            return "\(String(decoding: x.key, as: UTF8.self)): \(x.kind) \(x.value.count)B ...\(String(decoding: x.value.suffix(12), as: UTF8.self)) vs \(y.kind) \(y.value.count)B ...\(String(decoding: y.value.suffix(12), as: UTF8.self))"
+        }
+        return "equal?"
+    }
+    #expect(lost.isEmpty, "acknowledged commits missing or different: \(lost.prefix(10)) (\(lost.count) in all); first: \(show(lost.first.flatMap { acked[$0] })): \(difference(lost.first.flatMap { acked[$0] }, lost.first.flatMap { changes[$0] }))")
     let strangers = changes.filter { acked[$0.key] == nil && !inFlight.contains($0.value) }.keys.sorted()
     #expect(strangers.isEmpty, "commits nobody attempted: \(strangers.prefix(10))")
     // The state at each commit is the log replayed up to it.
@@ -47,6 +59,7 @@ func checkAfterCrashes(store: any ObjectStore, acked: [UInt64: [Mutation]], inFl
             #expect(same, "the state at \(seq) differs from the log replayed up to it")
         }
     }
+    await engine.close()
     let report = try await Engine.verify(store)
     #expect(report.isValid, "\(report.problems.prefix(5))")
 }

@@ -53,8 +53,13 @@ final class StrataChild: Sendable {
         }
     }
 
+    /// The complete lines the process wrote: a last line without its newline was cut
+    /// off by a kill in the middle of writing it, and does not count.
     var lines: [String] {
-        ((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines.removeLast()  // empty after a final newline, or the unfinished line
+        return lines.filter { !$0.isEmpty }
     }
 }
 
