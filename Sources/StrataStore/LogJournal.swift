@@ -16,9 +16,15 @@ import Synchronization
 /// A side index holds each entry's offset (8 bytes per entry) for O(1) reads; it is
 /// derived data, rebuilt from the journal when it lags.
 ///
+/// The journal grows in fsynced chunks of zeros, so an append writes into space the
+/// file already has: its `fdatasync` flushes data only, with no file-system journal
+/// commit for a size change. Zeros after the last record mark the end.
+///
 /// A process killed in the middle of an append leaves an incomplete record at the
 /// end. Writers append only while holding the lock, so a lock holder that finds an
-/// incomplete tail knows its writer is dead and truncates it. Readers skip it.
+/// incomplete tail knows its writer is dead and zeroes it. Readers skip it. Bytes
+/// that are not a record but are followed by valid records are damage: reported,
+/// never erased.
 final class LogJournal: Sendable {
     static let magic: UInt32 = 0x5354_4A31  // "STJ1"
     static let headerSize = 16  // magic u32, seq u64, length u32
@@ -28,7 +34,12 @@ final class LogJournal: Sendable {
         /// Entries 1...count are known, and the journal's records end at `end`.
         var count: UInt64 = 0
         var end: Int = 0
+        /// The file's size as last seen by this process (zeros past `end`).
+        var capacity: Int = 0
     }
+
+    /// The journal grows by at least this much at a time.
+    static let growth = 1 << 20
 
     private let journal: Int32
     private let index: Int32
@@ -110,6 +121,7 @@ final class LogJournal: Sendable {
                 throw StoreError.preconditionFailed("\(key): entry \(s.count + 1) must exist first")
             }
             let record = Self.record(seq, bytes)
+            try reserve(&s, s.end + record.count)
             try writeAll(journal, record, at: s.end, key: key)
             if fdatasync(journal) != 0 { throw DirectoryStore.error(errno, key) }
             try writeIndex(seq, offset: s.end, key: key)
@@ -126,6 +138,7 @@ final class LogJournal: Sendable {
             defer { flock(journal, LOCK_UN) }
             try catchUp(&s, locked: true)
             let record = Self.record(seq, bytes)
+            try reserve(&s, s.end + record.count)
             try writeAll(journal, Array(record.prefix(record.count / 2)), at: s.end, key: path)
         }
     }
@@ -142,6 +155,26 @@ final class LogJournal: Sendable {
         let crc = r.withUnsafeBytes { crc32c($0) }
         withUnsafeBytes(of: crc.littleEndian) { r.append(contentsOf: $0) }
         return r
+    }
+
+    /// Makes the file at least `size` bytes long, extending it with zeros in large
+    /// fsynced steps so that appends never change its size.
+    private func reserve(_ s: inout State, _ size: Int) throws {
+        if size <= s.capacity { return }
+        var st = stat()
+        guard fstat(journal, &st) == 0 else { throw DirectoryStore.error(errno, path) }
+        s.capacity = Int(st.st_size)
+        if size <= s.capacity { return }
+        let target = (size + Self.growth) / Self.growth * Self.growth + Self.growth
+        let zeros = [UInt8](repeating: 0, count: 256 << 10)
+        var at = s.capacity
+        while at < target {
+            let n = min(zeros.count, target - at)
+            try writeAll(journal, n == zeros.count ? zeros : Array(zeros.prefix(n)), at: at, key: path)
+            at += n
+        }
+        if fsync(journal) != 0 { throw DirectoryStore.error(errno, path) }
+        s.capacity = target
     }
 
     private func lockJournal() throws {
@@ -162,7 +195,7 @@ final class LogJournal: Sendable {
             }
             // Not indexed (yet): is there a complete record at the end?
             guard let r = try readRecord(at: s.end, seq: s.count + 1) else {
-                guard try hasBytes(after: s.end) else { return }
+                guard try hasData(at: s.end) else { return }
                 // Something that is not a valid record: the torn tail of a dead (or, for
                 // readers, still running) writer, unless valid records follow it.
                 if try validRecordFollows(s.end, after: s.count + 1), try readRecord(at: s.end, seq: s.count + 1) == nil {
@@ -174,8 +207,8 @@ final class LogJournal: Sendable {
                 }
                 if try readRecord(at: s.end, seq: s.count + 1) != nil { continue }
                 if locked {
-                    // Its writer died in the middle of an append (writers hold the lock): drop it.
-                    if ftruncate(journal, off_t(s.end)) != 0 { throw DirectoryStore.error(errno, path) }
+                    // Its writer died in the middle of an append (writers hold the lock): erase it.
+                    try zeroTail(from: s.end)
                 }
                 return
             }
@@ -185,31 +218,82 @@ final class LogJournal: Sendable {
         }
     }
 
-    private func hasBytes(after offset: Int) throws -> Bool {
-        var st = stat()
-        guard fstat(journal, &st) == 0 else { throw DirectoryStore.error(errno, path) }
-        return Int(st.st_size) > offset
+    /// True when anything but zeros (the unused, preallocated end) is at `offset`.
+    private func hasData(at offset: Int) throws -> Bool {
+        var h = [UInt8](repeating: 0, count: Self.headerSize)
+        let n = try h.withUnsafeMutableBytes { try readAt(journal, $0, offset) }
+        return h[0..<n].contains { $0 != 0 }
+    }
+
+    private static let zeroPage = [UInt8](repeating: 0, count: 4096)
+
+    /// The index of the last non-zero byte: whole pages are compared with `memcmp`
+    /// first, since almost everything searched here is zeros.
+    static func lastNonZero(_ buf: UnsafeRawBufferPointer) -> Int? {
+        var end = buf.count
+        return zeroPage.withUnsafeBytes { zero -> Int? in
+            while end > 0 {
+                let start = max(0, end - zero.count)
+                if memcmp(buf.baseAddress! + start, zero.baseAddress!, end - start) != 0 {
+                    var i = end - 1
+                    while buf[i] == 0 { i -= 1 }
+                    return i
+                }
+                end = start
+            }
+            return nil
+        }
+    }
+
+    /// Overwrites everything from `offset` to the last non-zero byte with zeros.
+    private func zeroTail(from offset: Int) throws {
+        let end = try lastNonZeroEnd(after: offset)
+        guard end > offset else { return }
+        try writeAll(journal, [UInt8](repeating: 0, count: end - offset), at: offset, key: path)
+        if fdatasync(journal) != 0 { throw DirectoryStore.error(errno, path) }
     }
 
     /// True when a complete, valid record of a later entry starts somewhere after
     /// `offset`: then the bytes at `offset` are damage, not a torn final append.
     private func validRecordFollows(_ offset: Int, after seq: UInt64) throws -> Bool {
-        var st = stat()
-        guard fstat(journal, &st) == 0 else { throw DirectoryStore.error(errno, path) }
-        let rest = Int(st.st_size) - offset
+        // Only the bytes up to the last non-zero one can hold records.
+        let end = try lastNonZeroEnd(after: offset)
+        let rest = end - offset
         guard rest > Self.headerSize else { return false }
         var bytes = [UInt8](repeating: 0, count: rest)
         let n = try bytes.withUnsafeMutableBytes { try readAt(journal, $0, offset) }
         let magic = withUnsafeBytes(of: Self.magic.littleEndian) { Array($0) }
-        var p = 1
-        while p + Self.headerSize <= n {
-            if bytes[p] == magic[0] && bytes[p + 1] == magic[1] && bytes[p + 2] == magic[2] && bytes[p + 3] == magic[3] {
-                let later = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: p + 4, as: UInt64.self)) }
-                if later >= seq, try readRecord(at: offset + p, seq: later) != nil { return true }
+        return try bytes.withUnsafeBytes { buf -> Bool in
+            var p = 1
+            while p + Self.headerSize <= n {
+                guard let hit = memchr(buf.baseAddress! + p, Int32(magic[0]), n - p - Self.headerSize + 1) else { return false }
+                p = buf.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                if buf[p + 1] == magic[1] && buf[p + 2] == magic[2] && buf[p + 3] == magic[3] {
+                    let later = UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: p + 4, as: UInt64.self))
+                    if later >= seq, try readRecord(at: offset + p, seq: later) != nil { return true }
+                }
+                p += 1
             }
-            p += 1
+            return false
         }
-        return false
+    }
+
+    /// The offset just past the last non-zero byte after `offset` (`offset` if none),
+    /// reading backwards from the end: the journal's unused end is zeros.
+    private func lastNonZeroEnd(after offset: Int) throws -> Int {
+        var st = stat()
+        guard fstat(journal, &st) == 0 else { throw DirectoryStore.error(errno, path) }
+        var hi = Int(st.st_size)
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while hi > offset {
+            let lo = max(offset, hi - chunk.count)
+            let n = try chunk.withUnsafeMutableBytes { try readAt(journal, UnsafeMutableRawBufferPointer(rebasing: $0[0..<(hi - lo)]), lo) }
+            if let last = chunk.withUnsafeBytes({ Self.lastNonZero(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) {
+                return lo + last + 1
+            }
+            hi = lo
+        }
+        return offset
     }
 
     /// Finds entry `seq` by parsing records from the last indexed entry before it
