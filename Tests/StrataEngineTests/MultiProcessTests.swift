@@ -56,4 +56,59 @@ import Testing
         #expect(report.isValid, "\(report.problems.prefix(5))")
         await engine.close()
     }
+
+    /// The same while processes are killed with SIGKILL at random moments and
+    /// restarted: concurrent writers, torn journal tails and recovery all at once.
+    @Test func bankTransfersSurviveRandomKills() async throws {
+        let dir = temporaryDirectory()
+        let deadline = ContinuousClock.now + .seconds(9)
+        var generation = 0
+        func start(_ slot: Int) throws -> StrataChild {
+            generation += 1
+            return try StrataChild(
+                ["debug", "bank", dir + "/db", "--id", String(generation), "--accounts", "100", "--seconds", "30"],
+                output: dir + "/kill-\(generation).txt")
+        }
+        var running = try (0..<3).map { try start($0) }
+        var finished: [StrataChild] = []
+        var kills = 0
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 300...900)))
+            let victim = Int.random(in: 0..<running.count)
+            await running[victim].kill()
+            kills += 1
+            finished.append(running[victim])
+            running[victim] = try start(victim)
+        }
+        for child in running {
+            await child.kill()
+            finished.append(child)
+        }
+        var committed: [(seq: UInt64, key: String)] = []
+        for child in finished {
+            #expect(!child.lines.contains { $0.hasPrefix("BROKEN") }, "a process saw the total change")
+            for line in child.lines where line.hasPrefix("OK ") {
+                let parts = line.split(separator: " ")
+                committed.append((UInt64(parts[1])!, String(parts[2])))
+            }
+        }
+        #expect(kills >= 8)
+        #expect(committed.count > 50, "too few transfers to mean anything: \(committed.count)")
+        let store = try DirectoryStore(path: dir + "/db")
+        let engine = try await Engine.open(store)
+        let accounts = try await engine.scan(.prefix(b("acct/")))
+        #expect(accounts.count == 100)
+        #expect(accounts.reduce(0) { $0 + Int(s($1.value)!)! } == 100 * 1000)
+        var bySeq: [UInt64: [Mutation]] = [:]
+        let last = committed.map(\.seq).max() ?? 0
+        for try await change in engine.changes(since: 0, pollInterval: .milliseconds(5)) {
+            bySeq[change.seq] = change.mutations
+            if change.seq >= last { break }
+        }
+        let missing = committed.filter { c in !(bySeq[c.seq]?.contains { $0.key == b(c.key) } ?? false) }
+        #expect(missing.isEmpty, "reported transfers missing from the log: \(missing.prefix(5))")
+        await engine.close()
+        let report = try await Engine.verify(store)
+        #expect(report.isValid, "\(report.problems.prefix(5))")
+    }
 }
