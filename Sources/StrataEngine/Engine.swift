@@ -35,6 +35,9 @@ public final class Engine: Sendable {
     let signal = CommitSignal()
     let isClosed = Atomic<Bool>(false)
     let poller = Mutex<Task<Void, Never>?>(nil)
+    /// While this process flushes up to `from`, the writes of later commits, so that
+    /// the memtable after the flush is built from them instead of by walking the old one.
+    let flushSideLog = Mutex<(from: UInt64, commits: [(seq: UInt64, mutations: [Mutation])])?>(nil)
 
     var branch: String { options.branch }
 
@@ -218,9 +221,18 @@ public final class Engine: Sendable {
                     if s.watermark > v.watermark {
                         memtable = Memtable()
                         let fresh = memtable
-                        v.memtable.forEach { n in
-                            if Memtable.seq(n) > s.watermark {
-                                fresh.insert(Memtable.key(n), seq: Memtable.seq(n), kind: Memtable.kind(n), value: Memtable.value(n))
+                        let side = flushSideLog.withLock { log in
+                            defer { log = nil }
+                            return log?.from == s.watermark ? log?.commits : nil
+                        }
+                        if let side {
+                            // This process's own flush: only the commits since it began stay.
+                            for c in side where c.seq > s.watermark { fresh.apply(c.mutations, seq: c.seq) }
+                        } else {
+                            v.memtable.forEach { n in
+                                if Memtable.seq(n) > s.watermark {
+                                    fresh.insert(Memtable.key(n), seq: Memtable.seq(n), kind: Memtable.kind(n), value: Memtable.value(n))
+                                }
                             }
                         }
                     }
@@ -232,6 +244,9 @@ public final class Engine: Sendable {
                 recent.withLock { $0.record(seq: entry.seq, keys: []) }
             case (_, .data(let mutations)):
                 v.memtable.apply(mutations, seq: entry.seq)
+                flushSideLog.withLock { log in
+                    if log != nil && entry.seq > log!.from { log!.commits.append((entry.seq, mutations)) }
+                }
                 v = Version(
                     head: entry.seq, headHash: hash, headTimestamp: entry.timestamp, watermark: v.watermark,
                     horizon: v.horizon, structureSeq: v.structureSeq, segments: v.segments, memtable: v.memtable)

@@ -66,8 +66,15 @@ extension Engine {
     public func flush() async throws {
         try await storageErrors {
             for _ in 0..<16 {
-                let v = version
-                guard v.head > v.watermark else { return }
+                // Start recording later commits at the same instant the target is chosen.
+                let v = current.withLock { v -> Version in
+                    flushSideLog.withLock { $0 = (v.head, []) }
+                    return v
+                }
+                guard v.head > v.watermark else {
+                    flushSideLog.withLock { $0 = nil }
+                    return
+                }
                 let target = v.head
                 var writer = SegmentWriter(blockSize: options.blockSize, expectedKeys: v.memtable.count)
                 v.memtable.forEach { n in
@@ -91,7 +98,11 @@ extension Engine {
                     try await store.put(StoreLayout.checkpointKey(branch, seq), Array(change.manifest.hex.utf8))
                     return
                 } catch EngineError.structureChanged {
+                    flushSideLog.withLock { $0 = nil }
                     if version.watermark >= target { return }
+                } catch {
+                    flushSideLog.withLock { $0 = nil }
+                    throw error
                 }
             }
         }

@@ -93,6 +93,29 @@ import Testing
         await reader.close()
     }
 
+    /// Commits that land while a flush uploads its segment stay in the memtable after
+    /// it (carried over from the flush's side log), and every version stays readable.
+    @Test func commitsDuringAFlushSurviveIt() async throws {
+        let slow = FaultInjectingStore(MemoryStore())
+        let engine = try await Engine.open(slow, options: smallOptions())
+        for i in 0..<30 { try await engine.put(b("k\(i % 7)"), b("before-\(i)")) }
+        slow.add(.init([.put], keyPrefix: "obj/", action: .delay(.milliseconds(150)), times: 1))
+        let flush = Task { try await engine.flush() }
+        try await Task.sleep(for: .milliseconds(50))
+        var during: [UInt64] = []
+        for i in 0..<20 { during.append(try await engine.put(b("k\(i % 5)"), b("during-\(i)"))) }
+        try await flush.value
+        let stats = engine.statistics
+        #expect(stats.watermark >= 30 && stats.watermark < during.first!, "the flush did not overlap the commits")
+        #expect(stats.memtableEntries == 20, "commits after the flush's target must stay in the memtable")
+        for (i, seq) in during.enumerated() { #expect(s(try await engine.get(b("k\(i % 5)"), at: seq)) == "during-\(i)") }
+        #expect(s(try await engine.get(b("k6"))) == "before-27")
+        #expect(s(try await engine.get(b("k0"))) == "during-15")
+        try await engine.flush()
+        #expect(engine.statistics.memtableEntries == 0)
+        #expect(try await engine.history(b("k1")).count == 5 + 4)
+    }
+
     @Test func snapshotsByTimestamp() async throws {
         let engine = try await Engine.open(MemoryStore(), options: smallOptions())
         var stamps: [UInt64] = []
