@@ -32,29 +32,7 @@ import Testing
         #expect(committed.count > 100, "too few transfers to mean anything: \(committed.count)")
         #expect(retries > 0, "no serialization failure was ever retried")
 
-        let store = try DirectoryStore(path: dir + "/db")
-        let engine = try await Engine.open(store)
-        let accounts = try await engine.scan(.prefix(b("acct/")))
-        #expect(accounts.count == 100)
-        #expect(accounts.reduce(0) { $0 + Int(s($1.value)!)! } == 100 * 1000)
-        // Every reported transfer is in the log, in the commit the process reported.
-        var bySeq: [UInt64: [Mutation]] = [:]
-        let last = committed.map(\.seq).max() ?? 0
-        for try await change in engine.changes(since: 0, pollInterval: .milliseconds(5)) {
-            bySeq[change.seq] = change.mutations
-            if change.seq >= last { break }
-        }
-        let missing = committed.filter { c in !(bySeq[c.seq]?.contains { $0.key == b(c.key) } ?? false) }
-        #expect(missing.isEmpty, "reported transfers missing from the log: \(missing.prefix(5))")
-        // And the total holds at every 50th commit of the history, too.
-        for seq in stride(from: 1, through: engine.head, by: 50) {
-            let rows = try await engine.scan(.prefix(b("acct/")), at: seq)
-            if rows.isEmpty { continue }
-            #expect(rows.reduce(0) { $0 + Int(s($1.value)!)! } == 100 * 1000, "total changed at \(seq)")
-        }
-        let report = try await Engine.verify(store)
-        #expect(report.isValid, "\(report.problems.prefix(5))")
-        await engine.close()
+        try await checkBank(dir + "/db", committed: committed)
     }
 
     /// The same while processes are killed with SIGKILL at random moments and
@@ -94,21 +72,35 @@ import Testing
         }
         #expect(kills >= 8)
         #expect(committed.count > 50, "too few transfers to mean anything: \(committed.count)")
-        let store = try DirectoryStore(path: dir + "/db")
-        let engine = try await Engine.open(store)
-        let accounts = try await engine.scan(.prefix(b("acct/")))
-        #expect(accounts.count == 100)
-        #expect(accounts.reduce(0) { $0 + Int(s($1.value)!)! } == 100 * 1000)
-        var bySeq: [UInt64: [Mutation]] = [:]
-        let last = committed.map(\.seq).max() ?? 0
-        for try await change in engine.changes(since: 0, pollInterval: .milliseconds(5)) {
-            bySeq[change.seq] = change.mutations
-            if change.seq >= last { break }
-        }
-        let missing = committed.filter { c in !(bySeq[c.seq]?.contains { $0.key == b(c.key) } ?? false) }
-        #expect(missing.isEmpty, "reported transfers missing from the log: \(missing.prefix(5))")
-        await engine.close()
-        let report = try await Engine.verify(store)
-        #expect(report.isValid, "\(report.problems.prefix(5))")
+        try await checkBank(dir + "/db", committed: committed)
     }
+}
+
+/// The bank's invariants on the database the processes left: 100 accounts whose
+/// total never changed (now and at every 50th commit), every reported transfer in
+/// the commit that reported it, and a database that verifies.
+func checkBank(_ path: String, committed: [(seq: UInt64, key: String)]) async throws {
+    let store = try DirectoryStore(path: path)
+    var options = EngineOptions()
+    options.automaticMaintenance = false
+    let engine = try await Engine.open(store, options: options)
+    let accounts = try await engine.scan(.prefix(b("acct/")))
+    #expect(accounts.count == 100)
+    #expect(accounts.reduce(0) { $0 + Int(s($1.value)!)! } == 100 * 1000)
+    var bySeq: [UInt64: [Mutation]] = [:]
+    let last = committed.map(\.seq).max() ?? 0
+    for try await change in engine.changes(since: 0, pollInterval: .milliseconds(5)) {
+        bySeq[change.seq] = change.mutations
+        if change.seq >= last { break }
+    }
+    let missing = committed.filter { c in !(bySeq[c.seq]?.contains { $0.key == b(c.key) } ?? false) }
+    #expect(missing.isEmpty, "reported transfers missing from the log: \(missing.prefix(5))")
+    for seq in stride(from: 1, through: engine.head, by: 50) {
+        let rows = try await engine.scan(.prefix(b("acct/")), at: seq)
+        if rows.isEmpty { continue }
+        #expect(rows.reduce(0) { $0 + Int(s($1.value)!)! } == 100 * 1000, "total changed at \(seq)")
+    }
+    await engine.close()
+    let report = try await Engine.verify(store)
+    #expect(report.isValid, "\(report.problems.prefix(5))")
 }
