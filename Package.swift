@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "StrataStore", targets: ["StrataStore"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
+        .library(name: "StrataSQL", targets: ["StrataSQL"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
     ],
     dependencies: [
@@ -21,6 +22,7 @@ let package = Package(
             name: "StrataEngine",
             dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(name: "StrataSQL", dependencies: ["StrataEngine"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .executableTarget(
             name: "StrataCLI",
@@ -32,6 +34,10 @@ let package = Package(
         .testTarget(
             name: "StrataStoreTests",
             dependencies: ["StrataStore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "StrataSQLTests",
+            dependencies: ["StrataSQL", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "StrataEngineTests",

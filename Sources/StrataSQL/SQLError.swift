@@ -1,0 +1,66 @@
+/// A place in SQL text: 1-based line and column (in Unicode scalars) and the byte offset.
+public struct SourceLocation: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// 1-based line number.
+    public var line: Int
+    /// 1-based column, counted in Unicode scalars.
+    public var column: Int
+    /// 0-based byte offset into the UTF-8 text.
+    public var offset: Int
+
+    /// Creates a location.
+    public init(line: Int, column: Int, offset: Int) {
+        self.line = line
+        self.column = column
+        self.offset = offset
+    }
+
+    public var description: String { "line \(line), column \(column)" }
+}
+
+/// An error in SQL text or its execution, with the PostgreSQL SQLSTATE clients match on.
+///
+/// Match a kind with its code: `catch SQLError.syntaxError { ... }`.
+public struct SQLError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A kind of SQL error and its SQLSTATE.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The five-character PostgreSQL SQLSTATE.
+        public let sqlState: String
+        /// A short name for messages.
+        public let name: String
+        public var description: String { "\(name) (\(sqlState))" }
+    }
+
+    /// The kind of error.
+    public let code: Code
+    /// What went wrong, for people.
+    public let message: String
+    /// Where in the SQL text, when the error is about the text.
+    public let location: SourceLocation?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, at location: SourceLocation? = nil) {
+        self.code = code
+        self.message = message
+        self.location = location
+    }
+
+    /// The SQLSTATE of the error's code.
+    public var sqlState: String { code.sqlState }
+
+    public var description: String {
+        if let location { return "\(message) at \(location) [SQLSTATE \(code.sqlState)]" }
+        return "\(message) [SQLSTATE \(code.sqlState)]"
+    }
+
+    /// The text is not valid SQL (42601).
+    public static let syntaxError = Code(sqlState: "42601", name: "syntax error")
+    /// The text nests deeper than the parser allows (54001, statement too complex).
+    public static let tooComplex = Code(sqlState: "54001", name: "statement too complex")
+    /// A string literal contains an invalid escape sequence (22025).
+    public static let invalidEscape = Code(sqlState: "22025", name: "invalid escape sequence")
+}
+
+/// Lets `catch SQLError.syntaxError` match errors of that code.
+public func ~= (code: SQLError.Code, error: any Error) -> Bool {
+    (error as? SQLError)?.code == code
+}
