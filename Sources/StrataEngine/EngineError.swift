@@ -3,13 +3,19 @@
 ///
 /// Match a kind of error with its code: `catch EngineError.serializationFailure { ... }`.
 public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A kind of engine error and its SQLSTATE.
+    /// A kind of error and its SQLSTATE; shared by every Strata layer that reports one.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         /// The five-character PostgreSQL SQLSTATE.
         public let sqlState: String
         /// A short name for messages.
         public let name: String
         public var description: String { "\(name) (\(sqlState))" }
+
+        /// Creates a code.
+        public init(sqlState: String, name: String) {
+            self.sqlState = sqlState
+            self.name = name
+        }
     }
 
     /// The kind of error.
@@ -45,9 +51,17 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let structureChanged = Code(sqlState: "40001", name: "structure changed")
 }
 
-/// Lets `catch EngineError.serializationFailure` match errors of that code.
+/// An error that carries a SQLSTATE code: ``EngineError`` and the SQL layer's errors.
+public protocol CodedError: Error {
+    /// The kind of error.
+    var code: EngineError.Code { get }
+}
+
+extension EngineError: CodedError {}
+
+/// Lets `catch EngineError.serializationFailure` (or any code) match errors of that code.
 public func ~= (code: EngineError.Code, error: any Error) -> Bool {
-    (error as? EngineError)?.code == code
+    (error as? any CodedError)?.code == code
 }
 
 func corrupt(_ message: String) -> EngineError { EngineError(EngineError.corrupt, message) }

@@ -17,18 +17,14 @@ public struct SourceLocation: Equatable, Hashable, Sendable, CustomStringConvert
     public var description: String { "line \(line), column \(column)" }
 }
 
+import StrataEngine
+
 /// An error in SQL text or its execution, with the PostgreSQL SQLSTATE clients match on.
 ///
 /// Match a kind with its code: `catch SQLError.syntaxError { ... }`.
-public struct SQLError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A kind of SQL error and its SQLSTATE.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        /// The five-character PostgreSQL SQLSTATE.
-        public let sqlState: String
-        /// A short name for messages.
-        public let name: String
-        public var description: String { "\(name) (\(sqlState))" }
-    }
+public struct SQLError: CodedError, Equatable, Sendable, CustomStringConvertible {
+    /// A kind of SQL error and its SQLSTATE (the same type the engine uses).
+    public typealias Code = EngineError.Code
 
     /// The kind of error.
     public let code: Code
@@ -58,9 +54,4 @@ public struct SQLError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let tooComplex = Code(sqlState: "54001", name: "statement too complex")
     /// A string literal contains an invalid escape sequence (22025).
     public static let invalidEscape = Code(sqlState: "22025", name: "invalid escape sequence")
-}
-
-/// Lets `catch SQLError.syntaxError` match errors of that code.
-public func ~= (code: SQLError.Code, error: any Error) -> Bool {
-    (error as? SQLError)?.code == code
 }

@@ -1,4 +1,5 @@
 import PropertyBased
+import StrataEngine
 import StrataSQL
 import Testing
 
@@ -66,6 +67,13 @@ func kinds(_ sql: String) throws -> [Token.Kind] { try Lexer.tokenize(sql).map(\
         #expect(failure("$0")?.message == "parameter number out of range: $0")
         #expect(failure("E'\\u12'")?.code == SQLError.invalidEscape)
         #expect(failure("E'\\000'")?.code == SQLError.invalidEscape)
+        // Codes match in `catch` clauses, as the engine's do.
+        do {
+            _ = try Lexer.tokenize("'open")
+        } catch SQLError.syntaxError {
+        } catch {
+            Issue.record("a syntax error did not match SQLError.syntaxError")
+        }
         // Columns count characters, not bytes.
         #expect(failure("'é' `")?.location == SourceLocation(line: 1, column: 5, offset: 5))
     }
