@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "StrataStore", targets: ["StrataStore"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
         .library(name: "StrataSQL", targets: ["StrataSQL"]),
+        .library(name: "StrataSLT", targets: ["StrataSLT"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
     ],
     dependencies: [
@@ -23,6 +24,7 @@ let package = Package(
             dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "StrataSQL", dependencies: ["StrataEngine"]),
+        .target(name: "StrataSLT", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .executableTarget(
             name: "StrataCLI",
@@ -35,6 +37,7 @@ let package = Package(
             name: "StrataStoreTests",
             dependencies: ["StrataStore", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        .testTarget(name: "StrataSLTTests", dependencies: ["StrataSLT", "CSQLite"]),
         .testTarget(
             name: "StrataSQLTests",
             dependencies: ["StrataSQL", .product(name: "PropertyBased", package: "swift-property-based")]
