@@ -25,6 +25,7 @@ extension Engine {
 
 /// The committed changes after a sequence number, as an `AsyncSequence`.
 public struct ChangeFeed: AsyncSequence, Sendable {
+    /// Each element is one commit's writes.
     public typealias Element = Change
     let engine: Engine
     let since: UInt64
@@ -40,6 +41,7 @@ public struct ChangeFeed: AsyncSequence, Sendable {
         var next: UInt64
         let pollInterval: Duration
 
+        /// The next commit's changes, waiting for one if needed.
         public mutating func next() async throws -> Change? {
             while !Task.isCancelled {
                 let key = StoreLayout.logKey(engine.branch, next)

@@ -382,8 +382,9 @@ public struct EngineStatistics: Sendable, Equatable {
     public var memtableBytes: Int
     /// Bytes of decoded blocks in the cache.
     public var blockCacheBytes: Int
-    /// Block cache lookups that found / did not find the block.
+    /// Block cache lookups that found the block.
     public var blockCacheHits: Int
+    /// Block cache lookups that did not.
     public var blockCacheMisses: Int
 }
 

@@ -67,11 +67,13 @@ public struct SegmentRef: Equatable, Sendable {
     public var size: Int
     /// Number of versioned entries.
     public var count: Int
-    /// Smallest and largest commit sequence of any entry.
+    /// Smallest commit sequence of any entry.
     public var minSeq: UInt64
+    /// Largest commit sequence of any entry.
     public var maxSeq: UInt64
-    /// Smallest and largest key.
+    /// Smallest key.
     public var minKey: [UInt8]
+    /// Largest key.
     public var maxKey: [UInt8]
 
     func encode(into w: inout ByteWriter) {

@@ -32,10 +32,13 @@ public enum SLTExpected: Equatable, Sendable {
 public struct SLTQuery: Equatable, Sendable {
     /// One letter per column: `I` integer, `R` real, `T` text.
     public var types: [Character]
+    /// How the result is ordered before comparison.
     public var sort: SLTSortMode
     /// Queries sharing a label must produce the same result hash.
     public var label: String?
+    /// The query text.
     public var sql: String
+    /// The result it must produce.
     public var expected: SLTExpected
     /// 1-based line of the `query` line in the file.
     public var line: Int

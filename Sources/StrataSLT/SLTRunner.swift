@@ -8,12 +8,16 @@ public protocol SLTDatabase {
 
 /// The outcome of running records: counts, and a message per failure.
 public struct SLTReport: Equatable, Sendable {
+    /// Records that behaved as expected.
     public var passed = 0
+    /// Records that did not.
     public var failed = 0
+    /// Records excluded for this engine, or after `halt`.
     public var skipped = 0
     /// `line N: what went wrong`, one per failed record.
     public var failures: [String] = []
 
+    /// An empty report.
     public init() {}
 
     /// Adds another report's counts and failures.

@@ -22,10 +22,15 @@ public final class FaultInjectingStore: ObjectStore {
     /// A fault: `action` for the operations in `operations` on keys with `keyPrefix`,
     /// skipping the first `skip` matches and applying at most `times` times (nil: forever).
     public struct Rule: Sendable {
+        /// The operations the rule applies to.
         public var operations: Set<Operation>
+        /// Only keys starting with this.
         public var keyPrefix: String
+        /// What happens.
         public var action: Action
+        /// Matches to let pass before the rule applies.
         public var skip: Int
+        /// How many times it applies (nil: always).
         public var times: Int?
 
         /// Creates a rule.
