@@ -19,8 +19,11 @@ struct DemoCommand: AsyncParsableCommand {
         print("commit \(before): greeting = hello")
         let after = try await engine.put(key, Array("hello, world".utf8))
         print("commit \(after): greeting = hello, world")
-        print("now:             greeting = \(display(try await engine.get(key) ?? []))")
-        print("as of \(before):  greeting = \(display(try await engine.get(key, at: before) ?? []))")
+        func line(_ label: String, _ value: [UInt8]?) {
+            print(label.padding(toLength: 14, withPad: " ", startingAt: 0) + "greeting = " + display(value ?? []))
+        }
+        line("now:", try await engine.get(key))
+        line("as of \(before):", try await engine.get(key, at: before))
         print("visits = \(display(try await engine.get(Array("visits".utf8)) ?? []))")
         print("history of greeting:")
         for v in try await engine.history(key).prefix(5) {

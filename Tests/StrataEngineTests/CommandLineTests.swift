@@ -59,7 +59,7 @@ func findRecord(_ seq: UInt64, in data: Data) -> Int? {
         let db = temporaryDirectory() + "/demo"
         let first = try await runStrata(["demo", db])
         #expect(first.status == 0, "\(first.output)")
-        #expect(first.output.contains("as of 1:  greeting = hello"))
+        #expect(first.output.contains("as of 1:      greeting = hello\n"))
         let second = try await runStrata(["demo", db])
         #expect(second.status == 0)
         #expect(second.output.contains("visits = 2"))
