@@ -52,15 +52,8 @@ public struct ChangeFeed: AsyncSequence, Sendable {
                 }
                 let entry = try engine.decodeEntry(bytes, seq: next)
                 next += 1
-                switch entry.body {
-                case .inline(let m):
-                    return Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m)
-                case .batchObject(let h, _, _):
-                    let m = try BatchCoding.decode(try await storageErrors { try await readObject(engine.store, h) })
-                    return Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m)
-                case .structural:
-                    continue
-                }
+                guard let m = try await storageErrors({ try await engine.mutations(of: entry) }) else { continue }
+                return Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m)
             }
             return nil
         }

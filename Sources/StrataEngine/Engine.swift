@@ -182,19 +182,23 @@ public final class Engine: Sendable {
         case structural([SegmentReader])
     }
 
-    func prepare(_ entry: LogEntry, reference: Version) async throws -> Prepared {
+    /// The writes of a commit entry (fetching its batch object if it has one); nil for
+    /// a flush or compaction.
+    func mutations(of entry: LogEntry) async throws -> [Mutation]? {
         switch entry.body {
-        case .inline(let m):
-            return .data(m)
-        case .batchObject(let h, _, _):
-            return .data(try BatchCoding.decode(try await readObject(store, h)))
-        case .structural(let s):
-            var readers: [SegmentReader] = []
-            if entry.seq > reference.structureSeq {
-                for ref in s.adds { readers.append(try await SegmentReader.open(ref, store: store, cache: cache)) }
-            }
-            return .structural(readers)
+        case .inline(let m): return m
+        case .batchObject(let h, _, _): return try BatchCoding.decode(try await readObject(store, h))
+        case .structural: return nil
         }
+    }
+
+    func prepare(_ entry: LogEntry, reference: Version) async throws -> Prepared {
+        guard case .structural(let s) = entry.body else { return .data(try await mutations(of: entry) ?? []) }
+        var readers: [SegmentReader] = []
+        if entry.seq > reference.structureSeq {
+            for ref in s.adds { readers.append(try await SegmentReader.open(ref, store: store, cache: cache)) }
+        }
+        return .structural(readers)
     }
 
     /// Applies one log entry to the in-memory state; entries already applied are ignored.
