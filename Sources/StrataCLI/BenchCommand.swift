@@ -123,24 +123,19 @@ struct BenchCommand: AsyncParsableCommand {
                 sqlite3_reset(scan)
                 guard count == n else { throw BenchError("sqlite scan saw \(count)") }
             }
-            let lDurable = !wanted.contains("durable") ? 0 : try await measure(durableCount) {
-                for j in 0..<durableCount {
+            /// `count` single-row autocommit transactions, each fsynced (synchronous=FULL).
+            func sqliteCommits(_ count: Int) throws {
+                for j in 0..<count {
                     lite.bindBlob(insert, 1, keyList[order[j % n]])
                     lite.bindBlob(insert, 2, values[j % n])
                     _ = try lite.step(insert)
                     sqlite3_reset(insert)
                 }
             }
+            let lDurable = !wanted.contains("durable") ? 0 : try await measure(durableCount) { try sqliteCommits(durableCount) }
             // SQLite admits one writer at a time; its best case for many writers is the
             // same commits one after another on one connection.
-            let lDurable64 = !wanted.contains("durable64") ? 0 : try await measure(concurrentCount) {
-                for j in 0..<concurrentCount {
-                    lite.bindBlob(insert, 1, keyList[order[j % n]])
-                    lite.bindBlob(insert, 2, values[j % n])
-                    _ = try lite.step(insert)
-                    sqlite3_reset(insert)
-                }
-            }
+            let lDurable64 = !wanted.contains("durable64") ? 0 : try await measure(concurrentCount) { try sqliteCommits(concurrentCount) }
             sqlite3_finalize(insert)
             sqlite3_finalize(select)
             sqlite3_finalize(scan)
