@@ -222,17 +222,7 @@ public final class DirectoryStore: ObjectStore {
         let fd = open(name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Self.error(errno, key) }
         do {
-            try bytes.withUnsafeBytes { buf in
-                var done = 0
-                while done < buf.count {
-                    let n = write(fd, buf.baseAddress! + done, buf.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw Self.error(errno, key)
-                    }
-                    done += n
-                }
-            }
+            try FileIO.write(fd, bytes, at: 0, key: key)
             if fdatasync(fd) != 0 { throw Self.error(errno, key) }
             close(fd)
             return name
@@ -323,17 +313,7 @@ public final class DirectoryStore: ObjectStore {
 
     private static func readFully(_ fd: Int32, offset: Int, count: Int, key: String) throws -> [UInt8] {
         try [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
-            var done = 0
-            while done < count {
-                let n = pread(fd, buf.baseAddress! + done, count - done, off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw error(errno, key)
-                }
-                if n == 0 { break }
-                done += n
-            }
-            initialized = done
+            initialized = try FileIO.read(fd, into: UnsafeMutableRawBufferPointer(buf), at: offset, key: key)
         }
     }
 

@@ -355,31 +355,11 @@ final class LogJournal: Sendable {
     }
 
     private func readAt(_ fd: Int32, _ buf: UnsafeMutableRawBufferPointer, _ offset: Int) throws -> Int {
-        var done = 0
-        while done < buf.count {
-            let n = pread(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DirectoryStore.error(errno, path)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
+        try FileIO.read(fd, into: buf, at: offset, key: path)
     }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, key: String) throws {
-        try bytes.withUnsafeBytes { buf in
-            var done = 0
-            while done < buf.count {
-                let n = pwrite(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw DirectoryStore.error(errno, key)
-                }
-                done += n
-            }
-        }
+        try FileIO.write(fd, bytes, at: offset, key: key)
     }
 }
 
