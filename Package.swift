@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "StrataSLTTests", dependencies: ["StrataSLT", "CSQLite"]),
         .testTarget(
             name: "StrataSQLTests",
-            dependencies: ["StrataSQL", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["StrataSQL", "StrataSLT", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "StrataEngineTests",

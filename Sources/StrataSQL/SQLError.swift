@@ -55,3 +55,74 @@ public struct SQLError: CodedError, Equatable, Sendable, CustomStringConvertible
     /// A string literal contains an invalid escape sequence (22025).
     public static let invalidEscape = Code(sqlState: "22025", name: "invalid escape sequence")
 }
+
+extension SQLError {
+    /// The feature is not supported (0A000).
+    public static let featureNotSupported = Code(sqlState: "0A000", name: "feature not supported")
+    /// A type or other object named does not exist (42704).
+    public static let undefinedObject = Code(sqlState: "42704", name: "undefined object")
+    /// A table or view named does not exist (42P01).
+    public static let undefinedTable = Code(sqlState: "42P01", name: "undefined table")
+    /// A column named does not exist (42703).
+    public static let undefinedColumn = Code(sqlState: "42703", name: "undefined column")
+    /// A function or operator does not exist for these argument types (42883).
+    public static let undefinedFunction = Code(sqlState: "42883", name: "undefined function")
+    /// A table, view or index of that name exists already (42P07).
+    public static let duplicateTable = Code(sqlState: "42P07", name: "duplicate table")
+    /// A column of that name exists already (42701).
+    public static let duplicateColumn = Code(sqlState: "42701", name: "duplicate column")
+    /// An object of that name exists already (42710).
+    public static let duplicateObject = Code(sqlState: "42710", name: "duplicate object")
+    /// A column name matches more than one table (42702).
+    public static let ambiguousColumn = Code(sqlState: "42702", name: "ambiguous column")
+    /// Types do not match where they must (42804).
+    public static let datatypeMismatch = Code(sqlState: "42804", name: "datatype mismatch")
+    /// A column must appear in GROUP BY or be used in an aggregate (42803).
+    public static let groupingError = Code(sqlState: "42803", name: "grouping error")
+    /// A window function is misused (42P20).
+    public static let windowingError = Code(sqlState: "42P20", name: "windowing error")
+    /// ORDER BY or a column list names something invalid (42P10).
+    public static let invalidColumnReference = Code(sqlState: "42P10", name: "invalid column reference")
+    /// The object is of the wrong kind, e.g. DROP TABLE on a view (42809).
+    public static let wrongObjectType = Code(sqlState: "42809", name: "wrong object type")
+    /// Other objects depend on the one being dropped (2BP01).
+    public static let dependentObjectsStillExist = Code(sqlState: "2BP01", name: "dependent objects still exist")
+    /// A parameter's type cannot be determined (42P18).
+    public static let indeterminateDatatype = Code(sqlState: "42P18", name: "indeterminate datatype")
+    /// A number is outside its type's range (22003).
+    public static let numericOutOfRange = Code(sqlState: "22003", name: "numeric value out of range")
+    /// Division by zero (22012).
+    public static let divisionByZero = Code(sqlState: "22012", name: "division by zero")
+    /// Text cannot be converted to the type (22P02).
+    public static let invalidTextRepresentation = Code(sqlState: "22P02", name: "invalid text representation")
+    /// A date or time is malformed (22007).
+    public static let invalidDatetimeFormat = Code(sqlState: "22007", name: "invalid datetime format")
+    /// A string is longer than its column allows (22001).
+    public static let stringDataRightTruncation = Code(sqlState: "22001", name: "string data right truncation")
+    /// An argument has an invalid value (22023).
+    public static let invalidParameterValue = Code(sqlState: "22023", name: "invalid parameter value")
+    /// A subquery used as a value returned more than one row (21000).
+    public static let cardinalityViolation = Code(sqlState: "21000", name: "cardinality violation")
+    /// A NOT NULL column would hold NULL (23502).
+    public static let notNullViolation = Code(sqlState: "23502", name: "not null violation")
+    /// A foreign key would be broken (23503).
+    public static let foreignKeyViolation = Code(sqlState: "23503", name: "foreign key violation")
+    /// A primary key or unique constraint would be broken (23505).
+    public static let uniqueViolation = Code(sqlState: "23505", name: "unique violation")
+    /// A CHECK constraint failed (23514).
+    public static let checkViolation = Code(sqlState: "23514", name: "check violation")
+    /// BEGIN inside a transaction (25001).
+    public static let activeTransaction = Code(sqlState: "25001", name: "active sql transaction")
+    /// COMMIT or SAVEPOINT outside a transaction (25P01).
+    public static let noActiveTransaction = Code(sqlState: "25P01", name: "no active sql transaction")
+    /// The transaction failed and ignores commands until ROLLBACK (25P02).
+    public static let inFailedTransaction = Code(sqlState: "25P02", name: "in failed sql transaction")
+    /// No savepoint of that name (3B001).
+    public static let invalidSavepoint = Code(sqlState: "3B001", name: "invalid savepoint specification")
+    /// A parameter `$n` was not supplied (08P01 in the protocol; 42P02 in SQL).
+    public static let undefinedParameter = Code(sqlState: "42P02", name: "undefined parameter")
+    /// A limit of the implementation was exceeded (54000).
+    public static let programLimitExceeded = Code(sqlState: "54000", name: "program limit exceeded")
+    /// An internal invariant failed (XX000).
+    public static let internalError = Code(sqlState: "XX000", name: "internal error")
+}

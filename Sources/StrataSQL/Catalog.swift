@@ -1,0 +1,160 @@
+import FoundationEssentials
+import StrataEngine
+
+/// A column of a table as the catalog stores it.
+struct ColumnInfo: Codable, Sendable, Hashable {
+    var name: String
+    var type: SQLType
+    /// `VARCHAR(n)` / `CHAR(n)` length limit.
+    var maxLength: Int? = nil
+    var notNull = false
+    var defaultSQL: String? = nil
+    /// Dropped columns keep their slot so stored rows stay positional.
+    var dropped = false
+    /// The value rows written before this column existed have (its default when added).
+    var missing: [UInt8]? = nil
+}
+
+/// A secondary index (or the index behind a UNIQUE constraint).
+struct IndexInfo: Codable, Sendable, Hashable {
+    var id: UInt32
+    var name: String
+    var columns: [Int]
+    var unique: Bool
+    /// True when the index enforces a UNIQUE constraint declared with the table.
+    var isConstraint = false
+}
+
+/// A CHECK constraint.
+struct CheckInfo: Codable, Sendable, Hashable {
+    var name: String
+    var sql: String
+}
+
+/// A FOREIGN KEY constraint.
+struct ForeignKeyInfo: Codable, Sendable, Hashable {
+    var name: String
+    var columns: [Int]
+    var table: String
+    var refColumns: [Int]
+    var onDelete: ForeignKeyAction
+    var onUpdate: ForeignKeyAction
+}
+
+/// A table's definition.
+struct TableInfo: Codable, Sendable, Hashable {
+    var id: UInt32
+    var name: String
+    var columns: [ColumnInfo]
+    /// Column positions of the primary key; empty means rows are keyed by a hidden row id.
+    var primaryKey: [Int]
+    var primaryKeyName: String? = nil
+    var indexes: [IndexInfo] = []
+    var checks: [CheckInfo] = []
+    var foreignKeys: [ForeignKeyInfo] = []
+    var nextIndexId: UInt32 = 1
+
+    /// Positions of the columns that are not dropped, in order.
+    var visibleColumns: [Int] { columns.indices.filter { !columns[$0].dropped } }
+
+    func column(named name: String) -> Int? {
+        columns.firstIndex { !$0.dropped && $0.name == name }
+    }
+
+    /// The key prefix of index `index` (0 is the rows themselves).
+    func prefix(index: UInt32 = 0) -> [UInt8] { KeyLayout.tablePrefix(id, index: index) }
+}
+
+/// A view: its query's SQL, re-parsed when used.
+struct ViewInfo: Codable, Sendable, Hashable {
+    var name: String
+    var sql: String
+    var columns: [String]
+}
+
+/// The catalog's bookkeeping record: a version that every DDL bumps, and the next object id.
+struct CatalogMeta: Codable, Sendable {
+    var version: UInt64 = 0
+    var nextId: UInt32 = 1
+}
+
+/// Where things live in the key space.
+enum KeyLayout {
+    static let catalogPrefix: [UInt8] = [0x00]
+    static let metaKey: [UInt8] = [0x00, UInt8(ascii: "M")]
+    static let tablePrefixByte = UInt8(ascii: "T")
+    static let viewPrefixByte = UInt8(ascii: "V")
+
+    static func tableKey(_ name: String) -> [UInt8] { [0x00, tablePrefixByte] + Array(name.utf8) }
+    static func viewKey(_ name: String) -> [UInt8] { [0x00, viewPrefixByte] + Array(name.utf8) }
+
+    static func tablePrefix(_ table: UInt32, index: UInt32) -> [UInt8] {
+        var out: [UInt8] = [0x01]
+        out.reserveCapacity(32)
+        for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: table >> UInt32(s))) }
+        for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: index >> UInt32(s))) }
+        return out
+    }
+}
+
+/// An immutable view of every table and view at one catalog version.
+final class Catalog: Sendable {
+    let version: UInt64
+    let nextId: UInt32
+    let tables: [String: TableInfo]
+    let views: [String: ViewInfo]
+
+    init(version: UInt64, nextId: UInt32, tables: [String: TableInfo], views: [String: ViewInfo]) {
+        self.version = version
+        self.nextId = nextId
+        self.tables = tables
+        self.views = views
+    }
+
+    static let empty = Catalog(version: 0, nextId: 1, tables: [:], views: [:])
+
+    /// The table that owns index `name`, if any.
+    func indexOwner(_ name: String) -> (table: TableInfo, index: IndexInfo)? {
+        for t in tables.values {
+            if let i = t.indexes.first(where: { $0.name == name }) { return (t, i) }
+        }
+        return nil
+    }
+
+    /// True when a table, view or index already uses `name` (PostgreSQL keeps one namespace).
+    func nameInUse(_ name: String) -> Bool {
+        tables[name] != nil || views[name] != nil || indexOwner(name) != nil
+    }
+
+    /// Loads the catalog from the pairs under the catalog prefix.
+    static func decode(_ pairs: [KeyValue]) throws -> Catalog {
+        let decoder = JSONDecoder()
+        var meta = CatalogMeta()
+        var tables: [String: TableInfo] = [:]
+        var views: [String: ViewInfo] = [:]
+        do {
+            for kv in pairs {
+                guard kv.key.count >= 2 else { continue }
+                switch kv.key[1] {
+                case UInt8(ascii: "M"): meta = try decoder.decode(CatalogMeta.self, from: Data(kv.value))
+                case KeyLayout.tablePrefixByte:
+                    let t = try decoder.decode(TableInfo.self, from: Data(kv.value))
+                    tables[t.name] = t
+                case KeyLayout.viewPrefixByte:
+                    let v = try decoder.decode(ViewInfo.self, from: Data(kv.value))
+                    views[v.name] = v
+                default: continue
+                }
+            }
+        } catch {
+            throw SQLError(EngineError.corrupt, "the catalog is malformed: \(error)")
+        }
+        return Catalog(version: meta.version, nextId: meta.nextId, tables: tables, views: views)
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(value)) ?? Data())
+    }
+}

@@ -1,0 +1,127 @@
+import FoundationEssentials
+import StrataEngine
+
+/// The stored form of a table row: a format byte, the number of values, then each value
+/// as a tag and payload. Values are positional over the table's physical columns at the
+/// time of writing; rows written before a column was added simply end early.
+enum RowEncoding {
+    static let format: UInt8 = 1
+
+    static func encode(_ values: [SQLValue]) -> [UInt8] {
+        var out: [UInt8] = [format]
+        out.reserveCapacity(values.count * 9 + 3)
+        appendVarint(UInt64(values.count), to: &out)
+        for v in values {
+            switch v {
+            case .null: out.append(0)
+            case .bool(let b): out.append(b ? 2 : 1)
+            case .int(let i):
+                out.append(3)
+                appendVarint(UInt64(bitPattern: (i << 1) ^ (i >> 63)), to: &out)
+            case .double(let d):
+                out.append(4)
+                var bits = d.bitPattern.littleEndian
+                withUnsafeBytes(of: &bits) { out.append(contentsOf: $0) }
+            case .numeric(let d): appendBlob(5, Array(d.description.utf8), to: &out)
+            case .text(let s): appendBlob(6, Array(s.utf8), to: &out)
+            case .bytes(let b): appendBlob(7, b, to: &out)
+            case .date(let d):
+                out.append(8)
+                appendVarint(UInt64(bitPattern: (Int64(d) << 1) ^ (Int64(d) >> 63)), to: &out)
+            case .timestamp(let t):
+                out.append(9)
+                appendVarint(UInt64(bitPattern: (t << 1) ^ (t >> 63)), to: &out)
+            case .timestamptz(let t):
+                out.append(10)
+                appendVarint(UInt64(bitPattern: (t << 1) ^ (t >> 63)), to: &out)
+            case .uuid(let u): appendBlob(11, u, to: &out)
+            case .json(let s): appendBlob(12, Array(s.utf8), to: &out)
+            }
+        }
+        return out
+    }
+
+    static func appendBlob(_ tag: UInt8, _ bytes: [UInt8], to out: inout [UInt8]) {
+        out.append(tag)
+        appendVarint(UInt64(bytes.count), to: &out)
+        out.append(contentsOf: bytes)
+    }
+
+    static func appendVarint(_ v: UInt64, to out: inout [UInt8]) {
+        var v = v
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    /// Decodes a row into `width` values (missing trailing values become NULL);
+    /// throws when the bytes are malformed.
+    static func decode(_ buf: UnsafeRawBufferPointer, width: Int, into row: inout [SQLValue], at offset: Int) throws {
+        var pos = 0
+        let n = buf.count
+        @inline(__always) func byte() throws -> UInt8 {
+            guard pos < n else { throw corruptRow() }
+            defer { pos += 1 }
+            return buf[pos]
+        }
+        func varint() throws -> UInt64 {
+            var v: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                let b = try byte()
+                v |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return v }
+                shift += 7
+                if shift > 63 { throw corruptRow() }
+            }
+        }
+        func blob() throws -> UnsafeRawBufferPointer {
+            let len = Int(try varint())
+            guard len >= 0, pos + len <= n else { throw corruptRow() }
+            defer { pos += len }
+            return UnsafeRawBufferPointer(rebasing: buf[pos..<pos + len])
+        }
+        guard try byte() == format else { throw corruptRow() }
+        let count = Int(try varint())
+        for i in 0..<count {
+            let tag = try byte()
+            let v: SQLValue
+            switch tag {
+            case 0: v = .null
+            case 1: v = .bool(false)
+            case 2: v = .bool(true)
+            case 3:
+                let z = try varint()
+                v = .int(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1))
+            case 4:
+                guard pos + 8 <= n else { throw corruptRow() }
+                var bits: UInt64 = 0
+                for k in 0..<8 { bits |= UInt64(buf[pos + k]) << (8 * UInt64(k)) }
+                pos += 8
+                v = .double(Double(bitPattern: bits))
+            case 5:
+                guard let d = Decimal(string: String(decoding: try blob(), as: UTF8.self)) else { throw corruptRow() }
+                v = .numeric(d)
+            case 6: v = .text(String(decoding: try blob(), as: UTF8.self))
+            case 7: v = .bytes(Array(try blob()))
+            case 8:
+                let z = try varint()
+                v = .date(Int32(truncatingIfNeeded: Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)))
+            case 9, 10:
+                let z = try varint()
+                let t = Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
+                v = tag == 9 ? .timestamp(t) : .timestamptz(t)
+            case 11: v = .uuid(Array(try blob()))
+            case 12: v = .json(String(decoding: try blob(), as: UTF8.self))
+            default: throw corruptRow()
+            }
+            if i < width { row[offset + i] = v }
+        }
+    }
+
+    static func corruptRow() -> SQLError {
+        SQLError(EngineError.corrupt, "a stored row is malformed")
+    }
+}
