@@ -23,13 +23,13 @@ let package = Package(
             name: "StrataEngine",
             dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "StrataSQL", dependencies: ["StrataEngine"]),
+        .target(name: "StrataSQL", dependencies: ["StrataEngine", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "StrataSLT", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .executableTarget(
             name: "StrataCLI",
             dependencies: [
-                "StrataStore", "StrataEngine", "CSQLite",
+                "StrataStore", "StrataEngine", "StrataSQL", "StrataSLT", "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -489,3 +489,8 @@ final class CommitSignal: Sendable {
         timer.cancel()
     }
 }
+
+extension Engine {
+    /// Wall-clock microseconds since 1970, the clock commit timestamps use.
+    public static var nowMicros: UInt64 { wallClockMicros() }
+}

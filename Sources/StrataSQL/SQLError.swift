@@ -126,3 +126,22 @@ extension SQLError {
     /// An internal invariant failed (XX000).
     public static let internalError = Code(sqlState: "XX000", name: "internal error")
 }
+
+extension SQLError {
+    /// Logarithm of zero or a negative number (2201E).
+    public static let invalidArgumentForLog = Code(sqlState: "2201E", name: "invalid argument for logarithm")
+    /// Square root or power of an invalid argument (2201F).
+    public static let invalidArgumentForPower = Code(sqlState: "2201F", name: "invalid argument for power function")
+}
+
+extension SQLError {
+    /// The same table name or alias appears twice in one FROM clause (42712).
+    public static let duplicateAlias = Code(sqlState: "42712", name: "duplicate alias")
+}
+
+extension SQLError {
+    /// LIMIT is negative (2201W).
+    public static let invalidRowCountInLimit = Code(sqlState: "2201W", name: "invalid row count in limit clause")
+    /// OFFSET is negative (2201X).
+    public static let invalidRowCountInResultOffset = Code(sqlState: "2201X", name: "invalid row count in result offset clause")
+}

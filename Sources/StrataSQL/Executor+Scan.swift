@@ -1,0 +1,118 @@
+import StrataEngine
+
+extension Executor {
+    /// The source a scan of `version` reads.
+    func reader(_ version: TableVersion) throws -> ReadSource {
+        switch version {
+        case .current: return source
+        case .snapshot(let i): return .snapshot(snapshots[i])
+        case .history: throw SQLError(SQLError.featureNotSupported, "FOR SYSTEM_TIME ALL/BETWEEN/FROM is not supported yet")
+        }
+    }
+
+    /// Reads a table's rows by the scan's access path, filtered.
+    func scan(_ spec: ScanSpec) async throws -> [[SQLValue]] {
+        let reader = try reader(spec.version)
+        let table = spec.table
+        let visible = table.visibleColumns
+        var template = [SQLValue](repeating: .null, count: spec.width)
+        let physicalToSlot: [Int: Int] = Dictionary(uniqueKeysWithValues: visible.enumerated().map { ($0.element, spec.offset + $0.offset) })
+        var missing: [(Int, SQLValue)] = []
+        for (p, c) in table.columns.enumerated() where !c.dropped {
+            if let m = c.missing {
+                var one = [SQLValue](repeating: .null, count: 1)
+                try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
+                missing.append((p, one[0]))
+            }
+        }
+        let filterSubs = spec.filter.map(subqueryIndexes) ?? []
+        var physical = [SQLValue](repeating: .null, count: table.columns.count)
+        var out: [[SQLValue]] = []
+
+        func emit(_ key: [UInt8], _ value: [UInt8]) async throws {
+            for i in physical.indices { physical[i] = .null }
+            for (p, v) in missing { physical[p] = v }
+            try value.withUnsafeBytes { try RowEncoding.decode($0, width: physical.count, into: &physical, at: 0) }
+            var row = template
+            for (p, slot) in physicalToSlot { row[slot] = physical[p] }
+            if spec.withKey { row[spec.offset + visible.count] = .bytes(key) }
+            if let f = spec.filter, !(try await test(f, row, filterSubs)) { return }
+            out.append(row)
+        }
+        template[0] = template[0]  // keep the template mutable for the closure above
+
+        let rowPrefix = table.prefix()
+        switch spec.access {
+        case .full:
+            try await scanRange(reader, KeyRange.prefix(rowPrefix)) { k, v in try await emit(k, v) }
+        case .points(_, let keyLists):
+            var seen = Set<[UInt8]>()
+            for list in keyLists {
+                guard let values = try await keyValues(list, table, table.primaryKey) else { continue }
+                let key = KeyEncoding.encode(values, prefix: rowPrefix)
+                guard seen.insert(key).inserted else { continue }
+                if let v = try await reader.get(key) { try await emit(key, v) }
+            }
+        case .range(let indexId, let prefixExprs, let low, let high):
+            let cols = indexId == 0 ? table.primaryKey : (table.indexes.first { $0.id == indexId }?.columns ?? [])
+            guard let prefixValues = try await keyValues(prefixExprs, table, Array(cols.prefix(prefixExprs.count))) else { return [] }
+            let base = KeyEncoding.encode(prefixValues, prefix: table.prefix(index: indexId))
+            var lower = base
+            var upper: [UInt8]? = KeyRange.prefix(base).upper
+            let next = prefixExprs.count < cols.count ? cols[prefixExprs.count] : nil
+            if let next {
+                if let (e, inclusive) = low {
+                    guard let v = try await keyValues([e], table, [next]) else { return [] }
+                    let enc = KeyEncoding.encode(v, prefix: base)
+                    lower = inclusive ? enc : (KeyRange.prefix(enc).upper ?? enc)
+                }
+                if let (e, inclusive) = high {
+                    guard let v = try await keyValues([e], table, [next]) else { return [] }
+                    let enc = KeyEncoding.encode(v, prefix: base)
+                    upper = inclusive ? KeyRange.prefix(enc).upper : enc
+                } else if low != nil {
+                    upper = base + [KeyEncoding.tagNull]  // NULLs sort last; a range excludes them
+                }
+            }
+            let range = KeyRange(lower: lower, upper: upper)
+            if indexId == 0 {
+                try await scanRange(reader, range) { k, v in try await emit(k, v) }
+            } else {
+                var rowKeys: [[UInt8]] = []
+                try await scanRange(reader, range) { _, v in rowKeys.append(v) }
+                for k in rowKeys {
+                    if let v = try await reader.get(k) { try await emit(k, v) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Evaluates key expressions and converts them to the key columns' types; nil when
+    /// one is NULL (nothing can match) or cannot be represented exactly.
+    func keyValues(_ exprs: [BExpr], _ table: TableInfo, _ cols: [Int]) async throws -> [SQLValue]? {
+        var out: [SQLValue] = []
+        for (e, c) in zip(exprs, cols) {
+            let v = try await eval(e, [], subqueryIndexes(e))
+            if v.isNull { return nil }
+            let type = table.columns[c].type
+            let converted = try Cast.cast(v, to: type, length: nil, explicit: true)
+            if type.isInteger, case .int = v {} else if type.isInteger { return nil }
+            out.append(converted)
+        }
+        return out
+    }
+
+    /// Calls `body` for each pair in `range`, reading in chunks.
+    func scanRange(_ reader: ReadSource, _ range: KeyRange, _ body: ([UInt8], [UInt8]) async throws -> Void) async throws {
+        var lower = range.lower
+        while true {
+            let chunk = try await reader.scan(KeyRange(lower: lower, upper: range.upper), limit: 1024)
+            for kv in chunk { try await body(kv.key, kv.value) }
+            scanned += chunk.count
+            if chunk.count < 1024 { return }
+            lower = chunk[chunk.count - 1].key + [0]
+            await Task.yield()
+        }
+    }
+}

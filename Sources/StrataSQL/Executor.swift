@@ -1,0 +1,507 @@
+import FoundationEssentials
+import StrataEngine
+
+/// Where a statement reads the current state from: its transaction (tracking reads
+/// for serializability and seeing its own writes) or a plain snapshot.
+enum ReadSource {
+    case transaction(Transaction)
+    case snapshot(Snapshot)
+
+    func get(_ key: [UInt8]) async throws -> [UInt8]? {
+        switch self {
+        case .transaction(let tx): try await tx.get(key)
+        case .snapshot(let s): try await s.get(key)
+        }
+    }
+
+    func scan(_ range: KeyRange, reverse: Bool = false, limit: Int) async throws -> [KeyValue] {
+        switch self {
+        case .transaction(let tx): try await tx.scan(range, reverse: reverse, limit: limit)
+        case .snapshot(let s): try await s.scan(range, reverse: reverse, limit: limit)
+        }
+    }
+}
+
+/// Runs plans. Each node produces all its rows; rows are arrays of values laid out as
+/// the planner decided.
+final class Executor {
+    let source: ReadSource
+    /// Snapshots for `AS OF` table references, by index.
+    let snapshots: [Snapshot]
+    let subqueries: [SubqueryPlan]
+    let ctes: [Plan]
+    let ctx: EvalContext
+    var cteRows: [Int: [[SQLValue]]] = [:]
+    var subqueryCache: [Int: [[SQLValue]]] = [:]
+    /// Rows read so far, to bound runaway statements.
+    var scanned = 0
+
+    init(source: ReadSource, snapshots: [Snapshot], subqueries: [SubqueryPlan], ctes: [Plan], ctx: EvalContext) {
+        self.source = source
+        self.snapshots = snapshots
+        self.subqueries = subqueries
+        self.ctes = ctes
+        self.ctx = ctx
+    }
+
+    // MARK: Expressions with subqueries
+
+    func subqueryIndexes(_ e: BExpr) -> [Int] {
+        var s = Set<Int>()
+        e.subqueries(into: &s)
+        return s.sorted()
+    }
+
+    /// Evaluates `e` for `row`, first running the subqueries it uses.
+    func eval(_ e: BExpr, _ row: [SQLValue], _ subs: [Int]) async throws -> SQLValue {
+        if !subs.isEmpty { try await computeSubqueries(subs, row) }
+        return try Evaluator.eval(e, row, ctx)
+    }
+
+    func test(_ e: BExpr, _ row: [SQLValue], _ subs: [Int]) async throws -> Bool {
+        if case .bool(true) = try await eval(e, row, subs) { return true }
+        return false
+    }
+
+    func computeSubqueries(_ subs: [Int], _ row: [SQLValue]) async throws {
+        if ctx.subqueryValues.count < subqueries.count {
+            ctx.subqueryValues += Array(repeating: .null, count: subqueries.count - ctx.subqueryValues.count)
+        }
+        for i in subs {
+            let sq = subqueries[i]
+            let rows: [[SQLValue]]
+            if !sq.correlated, let cached = subqueryCache[i] {
+                rows = cached
+            } else {
+                ctx.outer.append(row)
+                defer { ctx.outer.removeLast() }
+                rows = try await run(sq.plan)
+                if !sq.correlated { subqueryCache[i] = rows }
+            }
+            switch sq.kind {
+            case .scalar:
+                if rows.count > 1 {
+                    throw SQLError(SQLError.cardinalityViolation, "more than one row returned by a subquery used as an expression")
+                }
+                ctx.subqueryValues[i] = rows.first?.first ?? .null
+            case .exists:
+                ctx.subqueryValues[i] = .bool(!rows.isEmpty)
+            case .inList(let lhs, let negated):
+                if rows.isEmpty {
+                    ctx.subqueryValues[i] = .bool(negated)
+                    continue
+                }
+                let x = try Evaluator.eval(lhs, row, ctx)
+                if x.isNull {
+                    ctx.subqueryValues[i] = .null
+                    continue
+                }
+                var result: SQLValue = .bool(negated)
+                for r in rows {
+                    let y = r[0]
+                    if y.isNull {
+                        result = .null
+                    } else if try Evaluator.compare(x, y) == 0 {
+                        result = .bool(!negated)
+                        break
+                    }
+                }
+                ctx.subqueryValues[i] = result
+            case .quantified(let op, let lhs, let all):
+                if rows.isEmpty {
+                    ctx.subqueryValues[i] = .bool(all)
+                    continue
+                }
+                let x = try Evaluator.eval(lhs, row, ctx)
+                var sawNull = x.isNull
+                var decided: Bool? = nil
+                if !x.isNull {
+                    for r in rows {
+                        if r[0].isNull {
+                            sawNull = true
+                            continue
+                        }
+                        let holds = op.holds(try Evaluator.compare(x, r[0]))
+                        if all && !holds {
+                            decided = false
+                            break
+                        }
+                        if !all && holds {
+                            decided = true
+                            break
+                        }
+                    }
+                }
+                if let decided {
+                    ctx.subqueryValues[i] = .bool(decided)
+                } else {
+                    ctx.subqueryValues[i] = sawNull ? .null : .bool(all)
+                }
+            }
+        }
+    }
+
+    // MARK: Plans
+
+    func run(_ plan: Plan) async throws -> [[SQLValue]] {
+        switch plan {
+        case .oneRow:
+            return [[]]
+        case .values(let rows, _):
+            var out: [[SQLValue]] = []
+            for r in rows {
+                var values: [SQLValue] = []
+                for e in r { values.append(try await eval(e, [], subqueryIndexes(e))) }
+                out.append(values)
+            }
+            return out
+        case .scan(let spec):
+            return try await scan(spec)
+        case .filter(let child, let cond):
+            let rows = try await run(child)
+            let subs = subqueryIndexes(cond)
+            var out: [[SQLValue]] = []
+            for r in rows where try await test(cond, r, subs) { out.append(r) }
+            return out
+        case .project(let child, let exprs):
+            let rows = try await run(child)
+            let subs = exprs.map(subqueryIndexes)
+            let simple = subs.allSatisfy(\.isEmpty)
+            var out: [[SQLValue]] = []
+            out.reserveCapacity(rows.count)
+            for r in rows {
+                var values: [SQLValue] = []
+                values.reserveCapacity(exprs.count)
+                if simple {
+                    for e in exprs { values.append(try Evaluator.eval(e, r, ctx)) }
+                } else {
+                    for (e, s) in zip(exprs, subs) { values.append(try await eval(e, r, s)) }
+                }
+                out.append(values)
+            }
+            return out
+        case .place(let child, let offset, let width):
+            let rows = try await run(child)
+            return rows.map { r in
+                var row = [SQLValue](repeating: .null, count: width)
+                for (i, v) in r.enumerated() { row[offset + i] = v }
+                return row
+            }
+        case .join(let spec):
+            return try await join(spec)
+        case .aggregate(let child, let groups, let aggregates):
+            return try await aggregate(try await run(child), groups, aggregates)
+        case .window(let child, let calls):
+            return try await Windowing.apply(calls, to: try await run(child), self)
+        case .sort(let child, let keys):
+            return try await sort(try await run(child), keys)
+        case .limit(let child, let limitExpr, let offsetExpr):
+            let rows = try await run(child)
+            var offset = 0
+            var limit = Int.max
+            if let offsetExpr, case .int(let o) = try await eval(offsetExpr, [], subqueryIndexes(offsetExpr)) {
+                guard o >= 0 else { throw SQLError(SQLError.invalidRowCountInResultOffset, "OFFSET must not be negative") }
+                offset = Int(clamping: o)
+            }
+            if let limitExpr, case .int(let l) = try await eval(limitExpr, [], subqueryIndexes(limitExpr)) {
+                guard l >= 0 else { throw SQLError(SQLError.invalidRowCountInLimit, "LIMIT must not be negative") }
+                limit = Int(clamping: l)
+            }
+            if offset >= rows.count { return [] }
+            return Array(rows[offset..<(offset + min(limit, rows.count - offset))])
+        case .distinct(let child, let on):
+            let rows = try await run(child)
+            var seen = Set<[SQLValue]>()
+            var out: [[SQLValue]] = []
+            for r in rows {
+                let key = try on.map { try $0.map { try Evaluator.eval($0, r, ctx) } } ?? r
+                if seen.insert(normalize(key)).inserted { out.append(r) }
+            }
+            return out
+        case .setOperation(let op, let all, let a, let b):
+            let left = try await run(a)
+            let right = try await run(b)
+            return setOperation(op, all, left, right)
+        case .cteScan(let i):
+            if let rows = cteRows[i] { return rows }
+            let rows = try await run(ctes[i])
+            cteRows[i] = rows
+            return rows
+        case .series(let a, let b, let c):
+            guard case .int(let start) = try await eval(a, [], []), case .int(let stop) = try await eval(b, [], []) else { return [] }
+            var step: Int64 = 1
+            if let c, case .int(let s) = try await eval(c, [], []) { step = s }
+            guard step != 0 else { throw SQLError(SQLError.invalidParameterValue, "step size cannot equal zero") }
+            var out: [[SQLValue]] = []
+            var v = start
+            while step > 0 ? v <= stop : v >= stop {
+                out.append([.int(v)])
+                guard out.count <= 100_000_000 else { throw SQLError(SQLError.programLimitExceeded, "generate_series is too long") }
+                let (n, o) = v.addingReportingOverflow(step)
+                if o { break }
+                v = n
+            }
+            return out
+        }
+    }
+
+    /// Values that compare equal hash equal (1 and 1.0 in one column after type unification).
+    func normalize(_ key: [SQLValue]) -> [SQLValue] {
+        key.map { v in
+            if case .double(let d) = v, d == 0 { return .double(0) }
+            return v
+        }
+    }
+
+    func setOperation(_ op: SetOperator, _ all: Bool, _ left: [[SQLValue]], _ right: [[SQLValue]]) -> [[SQLValue]] {
+        switch (op, all) {
+        case (.union, true): return left + right
+        case (.union, false):
+            var seen = Set<[SQLValue]>()
+            return (left + right).filter { seen.insert(normalize($0)).inserted }
+        case (.intersect, _), (.except, _):
+            var counts: [[SQLValue]: Int] = [:]
+            for r in right { counts[normalize(r), default: 0] += 1 }
+            var seen = Set<[SQLValue]>()
+            var out: [[SQLValue]] = []
+            for r in left {
+                let k = normalize(r)
+                let inRight = (counts[k] ?? 0) > 0
+                if all {
+                    if op == .intersect && inRight {
+                        counts[k]! -= 1
+                        out.append(r)
+                    } else if op == .except {
+                        if inRight { counts[k]! -= 1 } else { out.append(r) }
+                    }
+                } else if (op == .intersect) == inRight, seen.insert(k).inserted {
+                    out.append(r)
+                }
+            }
+            return out
+        }
+    }
+
+    func sort(_ rows: [[SQLValue]], _ keys: [SortKey]) async throws -> [[SQLValue]] {
+        var decorated: [([SQLValue], Int)] = []
+        decorated.reserveCapacity(rows.count)
+        let subs = keys.map { subqueryIndexes($0.expr) }
+        for (i, r) in rows.enumerated() {
+            var k: [SQLValue] = []
+            for (key, s) in zip(keys, subs) { k.append(try await eval(key.expr, r, s)) }
+            decorated.append((k, i))
+        }
+        decorated.sort { a, b in
+            for (i, key) in keys.enumerated() {
+                let x = a.0[i]
+                let y = b.0[i]
+                if x.isNull || y.isNull {
+                    if x.isNull && y.isNull { continue }
+                    return x.isNull == key.nullsFirst
+                }
+                let c = SQLValue.compare(x, y) ?? 0
+                if c != 0 { return key.descending ? c > 0 : c < 0 }
+            }
+            return a.1 < b.1
+        }
+        return decorated.map { rows[$0.1] }
+    }
+
+    // MARK: Joins
+
+    func join(_ spec: JoinSpec) async throws -> [[SQLValue]] {
+        let left = try await run(spec.left)
+        let right = try await run(spec.right)
+        let residualSubs = spec.residual.map(subqueryIndexes) ?? []
+        func merge(_ l: [SQLValue], _ r: [SQLValue]) -> [SQLValue] {
+            var out = l
+            for range in spec.rightSlots {
+                for i in range { out[i] = r[i] }
+            }
+            return out
+        }
+        var out: [[SQLValue]] = []
+        var rightMatched = [Bool](repeating: false, count: spec.kind == .right || spec.kind == .full ? right.count : 0)
+        if !spec.leftKeys.isEmpty {
+            var table: [[SQLValue]: [Int]] = [:]
+            for (i, r) in right.enumerated() {
+                var key: [SQLValue] = []
+                var hasNull = false
+                for e in spec.rightKeys {
+                    let v = try Evaluator.eval(e, r, ctx)
+                    if v.isNull { hasNull = true }
+                    key.append(v)
+                }
+                if !hasNull { table[normalize(key), default: []].append(i) }
+            }
+            for l in left {
+                var key: [SQLValue] = []
+                var hasNull = false
+                for e in spec.leftKeys {
+                    let v = try Evaluator.eval(e, l, ctx)
+                    if v.isNull { hasNull = true }
+                    key.append(v)
+                }
+                var matched = false
+                if !hasNull, let candidates = table[normalize(key)] {
+                    for i in candidates {
+                        let m = merge(l, right[i])
+                        if let residual = spec.residual, !(try await test(residual, m, residualSubs)) { continue }
+                        matched = true
+                        if !rightMatched.isEmpty { rightMatched[i] = true }
+                        out.append(m)
+                    }
+                }
+                if !matched && (spec.kind == .left || spec.kind == .full) { out.append(l) }
+            }
+        } else {
+            for l in left {
+                var matched = false
+                for (i, r) in right.enumerated() {
+                    let m = merge(l, r)
+                    if let residual = spec.residual, !(try await test(residual, m, residualSubs)) { continue }
+                    matched = true
+                    if !rightMatched.isEmpty { rightMatched[i] = true }
+                    out.append(m)
+                }
+                if !matched && (spec.kind == .left || spec.kind == .full) { out.append(l) }
+            }
+        }
+        if spec.kind == .right || spec.kind == .full {
+            for (i, r) in right.enumerated() where !rightMatched[i] { out.append(r) }
+        }
+        return out
+    }
+
+    // MARK: Aggregation
+
+    func aggregate(_ rows: [[SQLValue]], _ groups: [BExpr], _ specs: [AggregateSpec]) async throws -> [[SQLValue]] {
+        var index: [[SQLValue]: Int] = [:]
+        var keys: [[SQLValue]] = []
+        var accs: [[Accumulator]] = []
+        let groupSubs = groups.map(subqueryIndexes)
+        let argSubs = specs.map { $0.args.map(subqueryIndexes) }
+        for r in rows {
+            var key: [SQLValue] = []
+            for (g, s) in zip(groups, groupSubs) { key.append(try await eval(g, r, s)) }
+            let nk = normalize(key)
+            let gi: Int
+            if let i = index[nk] {
+                gi = i
+            } else {
+                gi = keys.count
+                index[nk] = gi
+                keys.append(key)
+                accs.append(specs.map { Accumulator(distinct: $0.distinct) })
+            }
+            for (j, spec) in specs.enumerated() {
+                if let f = spec.filter, !(try await test(f, r, subqueryIndexes(f))) { continue }
+                var args: [SQLValue] = []
+                for (a, s) in zip(spec.args, argSubs[j]) { args.append(try await eval(a, r, s)) }
+                try accs[gi][j].add(spec, args)
+            }
+        }
+        if keys.isEmpty && groups.isEmpty {
+            keys.append([])
+            accs.append(specs.map { Accumulator(distinct: $0.distinct) })
+        }
+        var out: [[SQLValue]] = []
+        out.reserveCapacity(keys.count)
+        for (gi, key) in keys.enumerated() {
+            var row = key
+            for (j, spec) in specs.enumerated() { row.append(try accs[gi][j].result(spec)) }
+            out.append(row)
+        }
+        return out
+    }
+}
+
+/// The running state of one aggregate for one group.
+struct Accumulator {
+    var count: Int64 = 0
+    var intSum: Int64 = 0
+    var intOverflowed = false
+    var decimalSum = Decimal(0)
+    var doubleSum = 0.0
+    var best: SQLValue = .null
+    var parts: [String] = []
+    var separator: String? = nil
+    var flag: Bool? = nil
+    var seen: Set<SQLValue>? = nil
+
+    init(distinct: Bool) { if distinct { seen = [] } }
+
+    mutating func add(_ spec: AggregateSpec, _ args: [SQLValue]) throws {
+        if spec.kind == .countStar {
+            count += 1
+            return
+        }
+        let v = args[0]
+        if v.isNull { return }
+        if seen != nil {
+            guard seen!.insert(v).inserted else { return }
+        }
+        count += 1
+        switch spec.kind {
+        case .count, .countStar: break
+        case .sum, .avg:
+            switch v {
+            case .int(let i):
+                if spec.type == .bigint || spec.kind == .avg || spec.type == .numeric {
+                    if !intOverflowed {
+                        let (s, o) = intSum.addingReportingOverflow(i)
+                        if o {
+                            intOverflowed = true
+                            decimalSum = Decimal(intSum) + Decimal(i)
+                        } else {
+                            intSum = s
+                        }
+                    } else {
+                        decimalSum += Decimal(i)
+                    }
+                }
+            case .double(let d): doubleSum += d
+            case .numeric(let d): decimalSum += d
+            default: throw SQLError(SQLError.datatypeMismatch, "cannot sum \(v)")
+            }
+        case .min, .max:
+            if best.isNull {
+                best = v
+            } else {
+                let c = try Evaluator.compare(v, best)
+                if (spec.kind == .min && c < 0) || (spec.kind == .max && c > 0) { best = v }
+            }
+        case .stringAgg:
+            if parts.isEmpty { separator = nil }
+            if !parts.isEmpty { parts.append(args[1].text ?? "") }
+            parts.append(v.text ?? "")
+        case .boolAnd:
+            if case .bool(let b) = v { flag = (flag ?? true) && b }
+        case .boolOr:
+            if case .bool(let b) = v { flag = (flag ?? false) || b }
+        }
+    }
+
+    func result(_ spec: AggregateSpec) throws -> SQLValue {
+        switch spec.kind {
+        case .count, .countStar: return .int(count)
+        case .sum:
+            if count == 0 { return .null }
+            switch spec.type {
+            case .bigint:
+                if intOverflowed { throw Evaluator.outOfRange(.bigint) }
+                return .int(intSum)
+            case .numeric: return .numeric(intOverflowed ? decimalSum : decimalSum + Decimal(intSum))
+            default: return .double(doubleSum)
+            }
+        case .avg:
+            if count == 0 { return .null }
+            if spec.type == .double { return .double(doubleSum / Double(count)) }
+            let total = intOverflowed ? decimalSum : decimalSum + Decimal(intSum)
+            return .numeric(total / Decimal(count))
+        case .min, .max: return best
+        case .stringAgg: return count == 0 ? .null : .text(parts.joined())
+        case .boolAnd, .boolOr: return flag.map { .bool($0) } ?? .null
+        }
+    }
+}

@@ -1,0 +1,320 @@
+import FoundationEssentials
+import StrataEngine
+import Synchronization
+
+/// The outcome of one statement: its command tag, and rows for queries and RETURNING.
+public struct StatementResult: Sendable {
+    /// PostgreSQL's command tag, e.g. `SELECT 3`, `INSERT 0 1`, `CREATE TABLE`.
+    public var tag: String
+    /// The result columns (empty for statements that return no rows).
+    public var columns: [ResultColumn]
+    /// The result rows.
+    public var rows: [[SQLValue]]
+    /// Rows inserted, updated or deleted (0 for other statements).
+    public var rowsAffected: Int
+
+    init(tag: String, columns: [ResultColumn] = [], rows: [[SQLValue]] = [], rowsAffected: Int = 0) {
+        self.tag = tag
+        self.columns = columns
+        self.rows = rows
+        self.rowsAffected = rowsAffected
+    }
+}
+
+/// Catalogs by version, shared by the sessions of one engine: DDL is rare, so statements
+/// normally find the catalog here after reading one key.
+final class SchemaCache: Sendable {
+    private let entries = Mutex<[UInt64: Catalog]>([:])
+
+    func get(_ version: UInt64) -> Catalog? { entries.withLock { $0[version] } }
+
+    func put(_ catalog: Catalog) {
+        entries.withLock {
+            if $0.count > 64 { $0.removeAll() }
+            $0[catalog.version] = catalog
+        }
+    }
+}
+
+/// Hands out row ids for tables without a primary key: increasing within a process and
+/// (being microsecond-based with a per-process counter) very unlikely to collide across
+/// processes; a collision is caught by the insert's existence check and retried as 40001.
+final class RowIdGenerator: Sendable {
+    static let shared = RowIdGenerator()
+    private let last = Mutex<Int64>(0)
+
+    func next() -> Int64 {
+        let now = Int64(Engine.nowMicros) << 8 | Int64.random(in: 0..<64)
+        return last.withLock {
+            $0 = max($0 + 1, now)
+            return $0
+        }
+    }
+}
+
+/// A SQL session on an engine: runs statements, keeps an explicit transaction between
+/// them, and retries autocommit statements that lose a serialization race.
+///
+/// Not thread-safe: one session serves one connection or task at a time.
+public final class Session {
+    /// The engine the session runs on.
+    public let engine: Engine
+    let cache: SchemaCache
+    var transaction: Transaction?
+    var transactionFailed = false
+    var catalogDirty = false
+    /// Settings changed with SET.
+    public var settings: [String: String] = [:]
+
+    /// Creates a session on `engine`.
+    public init(engine: Engine) {
+        self.engine = engine
+        cache = Session.cacheFor(engine)
+    }
+
+    private static let caches = Mutex<[ObjectIdentifier: SchemaCache]>([:])
+
+    static func cacheFor(_ engine: Engine) -> SchemaCache {
+        caches.withLock { c in
+            if let existing = c[ObjectIdentifier(engine)] { return existing }
+            let created = SchemaCache()
+            c[ObjectIdentifier(engine)] = created
+            return created
+        }
+    }
+
+    /// True while an explicit transaction (BEGIN ... COMMIT) is open.
+    public var inTransaction: Bool { transaction != nil }
+
+    /// Runs every statement in `sql`; returns one result per statement.
+    /// Parameters `$1`, `$2`, ... take `parameters` in order.
+    public func execute(_ sql: String, _ parameters: [SQLValue] = []) async throws -> [StatementResult] {
+        let statements = try Parser.parse(sql)
+        var out: [StatementResult] = []
+        for s in statements { out.append(try await execute(s, parameters)) }
+        return out
+    }
+
+    /// Runs one parsed statement.
+    public func execute(_ statement: Statement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
+        switch statement {
+        case .begin:
+            if transaction != nil { return StatementResult(tag: "BEGIN") }  // PostgreSQL warns and continues
+            transaction = engine.beginTransaction()
+            transactionFailed = false
+            catalogDirty = false
+            return StatementResult(tag: "BEGIN")
+        case .commit:
+            guard let tx = transaction else { return StatementResult(tag: "COMMIT") }
+            transaction = nil
+            if transactionFailed { return StatementResult(tag: "ROLLBACK") }
+            _ = try await engine.commit(tx)
+            return StatementResult(tag: "COMMIT")
+        case .rollback:
+            transaction = nil
+            transactionFailed = false
+            return StatementResult(tag: "ROLLBACK")
+        case .savepoint, .releaseSavepoint, .rollbackToSavepoint:
+            throw SQLError(SQLError.featureNotSupported, "savepoints are not supported yet")
+        case .set(let name, let value):
+            settings[name] = value
+            return StatementResult(tag: "SET")
+        case .show(let name):
+            let value = settings[name] ?? Session.defaults[name]
+            guard let value else { throw SQLError(SQLError.undefinedObject, "unrecognized configuration parameter \"\(name)\"") }
+            return StatementResult(tag: "SHOW", columns: [ResultColumn(name: name, type: .text)], rows: [[.text(value)]])
+        case .noOp(let tag):
+            return StatementResult(tag: tag)
+        default:
+            break
+        }
+        if let tx = transaction {
+            if transactionFailed {
+                throw SQLError(SQLError.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            }
+            do {
+                return try await run(statement, parameters, .transaction(tx), tx)
+            } catch {
+                transactionFailed = true
+                throw error
+            }
+        }
+        if case .select = statement {
+            return try await run(statement, parameters, .snapshot(engine.snapshot()), nil)
+        }
+        if case .explain = statement {
+            return try await run(statement, parameters, .snapshot(engine.snapshot()), nil)
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            let tx = engine.beginTransaction()
+            catalogDirty = false
+            do {
+                let result = try await run(statement, parameters, .transaction(tx), tx)
+                _ = try await engine.commit(tx)
+                return result
+            } catch EngineError.serializationFailure where attempt < 10 {
+                _ = try? await engine.refresh()
+                try? await Task.sleep(for: .microseconds(Int.random(in: 0...(200 << min(attempt, 8)))))
+            }
+        }
+    }
+
+    static let defaults: [String: String] = [
+        "server_version": "15.0", "server_encoding": "UTF8", "client_encoding": "UTF8", "datestyle": "ISO, MDY",
+        "timezone": "UTC", "transaction_isolation": "serializable", "standard_conforming_strings": "on",
+        "integer_datetimes": "on", "intervalstyle": "postgres", "search_path": "public",
+    ]
+
+    /// The catalog as `source` sees it.
+    func catalog(_ source: ReadSource) async throws -> Catalog {
+        if case .transaction = source, catalogDirty {
+            return try await loadCatalog(source)
+        }
+        let meta = try await source.get(KeyLayout.metaKey)
+        guard let meta else { return Catalog.empty }
+        let version = (try? JSONDecoder().decode(CatalogMeta.self, from: Data(meta)))?.version ?? 0
+        if let c = cache.get(version) { return c }
+        let c = try await loadCatalog(source)
+        cache.put(c)
+        return c
+    }
+
+    func loadCatalog(_ source: ReadSource) async throws -> Catalog {
+        try Catalog.decode(try await source.scan(KeyRange.prefix(KeyLayout.catalogPrefix), limit: .max))
+    }
+
+    /// Resolves `FOR SYSTEM_TIME` clauses to snapshots and their catalogs.
+    func resolveTemporal(_ statement: Statement, _ parameters: [SQLValue]) async throws -> ([TemporalClause: (TableVersion, Catalog)], [Snapshot]) {
+        var clauses: [TemporalClause] = []
+        TemporalCollector.collect(statement, into: &clauses)
+        if clauses.isEmpty { return ([:], []) }
+        var out: [TemporalClause: (TableVersion, Catalog)] = [:]
+        var snapshots: [Snapshot] = []
+        let ctx = EvalContext(params: parameters, statementTime: 0)
+        let planner = Planner(catalog: .empty)
+        func value(_ e: Expr) throws -> SQLValue {
+            try Evaluator.eval(try planner.bind(e, Scope(parent: nil)).0, [], ctx)
+        }
+        func sequence(_ e: Expr, version: Bool) async throws -> UInt64 {
+            let v = try value(e)
+            if version {
+                guard case .int(let n) = try Cast.cast(v, to: .bigint, length: nil, explicit: true), n >= 0 else {
+                    throw SQLError(SQLError.invalidParameterValue, "AS OF VERSION needs a non-negative commit number")
+                }
+                return UInt64(n)
+            }
+            guard case .timestamptz(let t) = try Cast.cast(v, to: .timestamptz, length: nil, explicit: true) else {
+                throw SQLError(SQLError.invalidParameterValue, "AS OF TIMESTAMP needs a timestamp")
+            }
+            let unix = t + DateTime.epochShift * DateTime.microsPerDay
+            guard unix >= 0 else { return 0 }
+            return try await engine.sequence(atTimestamp: UInt64(unix))
+        }
+        for c in clauses where out[c] == nil {
+            switch c {
+            case .asOfVersion(let e), .asOfTimestamp(let e):
+                var isVersion = false
+                if case .asOfVersion = c { isVersion = true }
+                let seq = try await sequence(e, version: isVersion)
+                let snap: Snapshot
+                do {
+                    snap = try engine.snapshot(at: seq)
+                } catch let error as EngineError {
+                    throw SQLError(error.code, error.message)
+                }
+                snapshots.append(snap)
+                out[c] = (.snapshot(snapshots.count - 1), try await catalog(.snapshot(snap)))
+            case .range(let a, let b, let inclusive, let isVersion):
+                let from = try await sequence(a, version: isVersion)
+                var to = try await sequence(b, version: isVersion)
+                if !inclusive && to > 0 { to -= 1 }
+                out[c] = (.history(from: from, to: to), try await catalog(.snapshot(engine.snapshot())))
+            case .all:
+                out[c] = (.history(from: 0, to: engine.head), try await catalog(.snapshot(engine.snapshot())))
+            }
+        }
+        return (out, snapshots)
+    }
+
+    func run(_ statement: Statement, _ parameters: [SQLValue], _ source: ReadSource, _ tx: Transaction?) async throws -> StatementResult {
+        let catalog = try await catalog(source)
+        let now = Int64(Engine.nowMicros) - DateTime.epochShift * DateTime.microsPerDay
+        switch statement {
+        case .select(let q):
+            let (temporal, snapshots) = try await resolveTemporal(statement, parameters)
+            let planner = Planner(catalog: catalog, temporal: temporal)
+            let prepared = try planner.prepare(q)
+            let exec = Executor(source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
+                                ctx: EvalContext(params: parameters, statementTime: now))
+            let rows = try await exec.run(prepared.plan)
+            return StatementResult(tag: "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
+        case .explain(let inner):
+            guard case .select(let q) = inner else { throw SQLError(SQLError.featureNotSupported, "EXPLAIN supports queries only") }
+            let (temporal, _) = try await resolveTemporal(inner, parameters)
+            let prepared = try Planner(catalog: catalog, temporal: temporal).prepare(q)
+            let lines = Explain.lines(prepared.plan)
+            return StatementResult(tag: "EXPLAIN", columns: [ResultColumn(name: "QUERY PLAN", type: .text)], rows: lines.map { [.text($0)] })
+        default:
+            guard let tx else { throw SQLError(SQLError.internalError, "a write without a transaction") }
+            let writer = Writer(session: self, tx: tx, catalog: catalog, parameters: parameters, now: now)
+            return try await writer.run(statement)
+        }
+    }
+}
+
+/// Finds every `FOR SYSTEM_TIME` clause in a statement.
+enum TemporalCollector {
+    static func collect(_ s: Statement, into out: inout [TemporalClause]) {
+        switch s {
+        case .select(let q): collect(q, &out)
+        case .explain(let inner): collect(inner, into: &out)
+        case .insert(let i): if let q = i.source { collect(q, &out) }
+        case .createTable(let c): if let q = c.asQuery { collect(q, &out) }
+        default: break
+        }
+    }
+
+    static func collect(_ q: SelectStatement, _ out: inout [TemporalClause]) {
+        for c in q.with { collect(c.query, &out) }
+        collect(q.body, &out)
+        for o in q.orderBy { collect(o.expr, &out) }
+    }
+
+    static func collect(_ s: SetExpr, _ out: inout [TemporalClause]) {
+        switch s {
+        case .select(let core):
+            for r in core.from { collect(r, &out) }
+            for i in core.items { if case .expr(let e, _) = i { collect(e, &out) } }
+            if let w = core.whereClause { collect(w, &out) }
+            if let h = core.having { collect(h, &out) }
+        case .values(let rows): for r in rows { for e in r { collect(e, &out) } }
+        case .setOperation(_, _, let a, let b):
+            collect(a, &out)
+            collect(b, &out)
+        case .query(let q): collect(q, &out)
+        }
+    }
+
+    static func collect(_ r: TableRef, _ out: inout [TemporalClause]) {
+        switch r {
+        case .table(_, _, _, let t): if let t { out.append(t) }
+        case .subquery(let q, _, _): collect(q, &out)
+        case .function: break
+        case .join(_, let a, let b, let on, _, _):
+            collect(a, &out)
+            collect(b, &out)
+            if let on { collect(on, &out) }
+        }
+    }
+
+    static func collect(_ e: Expr, _ out: inout [TemporalClause]) {
+        Planner.walk(e) { sub in
+            switch sub {
+            case .exists(let q), .subquery(let q), .inSubquery(_, let q, _), .quantified(_, _, _, let q): collect(q, &out)
+            default: break
+            }
+        }
+    }
+}

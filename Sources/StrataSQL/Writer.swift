@@ -1,0 +1,625 @@
+import FoundationEssentials
+import StrataEngine
+
+/// Carries out data-changing statements (DML and DDL) inside one engine transaction.
+final class Writer {
+    let session: Session
+    let tx: Transaction
+    var catalog: Catalog
+    let parameters: [SQLValue]
+    let now: Int64
+    let source: ReadSource
+
+    init(session: Session, tx: Transaction, catalog: Catalog, parameters: [SQLValue], now: Int64) {
+        self.session = session
+        self.tx = tx
+        self.catalog = catalog
+        self.parameters = parameters
+        self.now = now
+        source = .transaction(tx)
+    }
+
+    func context() -> EvalContext { EvalContext(params: parameters, statementTime: now) }
+
+    func run(_ statement: Statement) async throws -> StatementResult {
+        switch statement {
+        case .createTable(let c): return try await createTable(c)
+        case .dropTable(let names, let ifExists, _): return try await dropTables(names, ifExists)
+        case .createIndex(let name, let table, let columns, let unique, let ifNotExists):
+            return try await createIndex(name, table, columns, unique, ifNotExists)
+        case .dropIndex(let names, let ifExists): return try await dropIndexes(names, ifExists)
+        case .createView(let name, let columns, let query, let sql, let orReplace, let ifNotExists):
+            return try await createView(name, columns, query, sql, orReplace, ifNotExists)
+        case .dropView(let names, let ifExists): return try await dropViews(names, ifExists)
+        case .insert(let i): return try await insert(i)
+        case .update(let u): return try await update(u)
+        case .delete(let d): return try await delete(d)
+        case .truncate(let names):
+            for n in names {
+                guard let t = catalog.tables[n] else { throw SQLError(SQLError.undefinedTable, "relation \"\(n)\" does not exist") }
+                try await deleteAll(t)
+            }
+            return StatementResult(tag: "TRUNCATE TABLE")
+        case .alterTable:
+            throw SQLError(SQLError.featureNotSupported, "ALTER TABLE is not supported yet")
+        default:
+            throw SQLError(SQLError.featureNotSupported, "statement not supported")
+        }
+    }
+
+    // MARK: Catalog changes
+
+    /// Records a catalog change: bumps the version (so every cache and concurrent
+    /// transaction notices) and returns a fresh object id.
+    func bumpCatalog() async throws -> UInt32 {
+        var meta = CatalogMeta()
+        if let bytes = try await tx.get(KeyLayout.metaKey) {
+            meta = try JSONDecoder().decode(CatalogMeta.self, from: Data(bytes))
+        }
+        meta.version += 1
+        let id = meta.nextId
+        meta.nextId += 1
+        tx.put(KeyLayout.metaKey, Catalog.encode(meta))
+        session.catalogDirty = true
+        return id
+    }
+
+    func save(_ t: TableInfo) { tx.put(KeyLayout.tableKey(t.name), Catalog.encode(t)) }
+
+    func reloadCatalog() async throws { catalog = try await session.loadCatalog(source) }
+
+    func createTable(_ c: CreateTable) async throws -> StatementResult {
+        if catalog.nameInUse(c.name) {
+            if c.ifNotExists { return StatementResult(tag: "CREATE TABLE") }
+            throw SQLError(SQLError.duplicateTable, "relation \"\(c.name)\" already exists")
+        }
+        var columns: [ColumnInfo] = []
+        var primaryKey: [Int] = []
+        var checks: [CheckInfo] = []
+        var uniques: [([Int], String?)] = []
+        var queryRows: [[SQLValue]]? = nil
+        if let q = c.asQuery {
+            let planner = Planner(catalog: catalog)
+            let prepared = try planner.prepare(q)
+            let exec = Executor(source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes, ctx: context())
+            queryRows = try await exec.run(prepared.plan)
+            columns = prepared.columns.map { ColumnInfo(name: $0.name, type: $0.type == .unknown ? .text : $0.type) }
+        }
+        for def in c.columns {
+            if columns.contains(where: { $0.name == def.name }) {
+                throw SQLError(SQLError.duplicateColumn, "column \"\(def.name)\" specified more than once")
+            }
+            var col = ColumnInfo(name: def.name, type: def.type.type)
+            if def.type.type == .text, let n = def.type.modifiers.first { col.maxLength = n }
+            col.notNull = def.notNull || def.primaryKey
+            col.defaultSQL = def.defaultSQL
+            let index = columns.count
+            if def.primaryKey {
+                guard primaryKey.isEmpty else { throw SQLError(SQLError.invalidTableDefinition, "multiple primary keys for table \"\(c.name)\" are not allowed") }
+                primaryKey = [index]
+            }
+            if def.unique { uniques.append(([index], nil)) }
+            for (k, check) in def.checks.enumerated() {
+                checks.append(CheckInfo(name: "\(c.name)_\(def.name)_check\(k == 0 ? "" : String(k))", sql: check))
+            }
+            if def.references != nil { throw SQLError(SQLError.featureNotSupported, "FOREIGN KEY constraints are not supported yet") }
+            columns.append(col)
+        }
+        func positions(_ names: [String]) throws -> [Int] {
+            try names.map { n in
+                guard let i = columns.firstIndex(where: { $0.name == n }) else {
+                    throw SQLError(SQLError.undefinedColumn, "column \"\(n)\" named in key does not exist")
+                }
+                return i
+            }
+        }
+        var pkName: String? = nil
+        for con in c.constraints {
+            switch con {
+            case .primaryKey(let names, let name):
+                guard primaryKey.isEmpty else { throw SQLError(SQLError.invalidTableDefinition, "multiple primary keys for table \"\(c.name)\" are not allowed") }
+                primaryKey = try positions(names)
+                pkName = name
+                for p in primaryKey { columns[p].notNull = true }
+            case .unique(let names, let name): uniques.append((try positions(names), name))
+            case .check(let sql, let name): checks.append(CheckInfo(name: name ?? "\(c.name)_check\(checks.isEmpty ? "" : String(checks.count))", sql: sql))
+            case .foreignKey: throw SQLError(SQLError.featureNotSupported, "FOREIGN KEY constraints are not supported yet")
+            }
+        }
+        if columns.isEmpty && c.asQuery == nil {
+            // PostgreSQL allows zero-column tables; so do we.
+        }
+        let id = try await bumpCatalog()
+        var table = TableInfo(id: id, name: c.name, columns: columns, primaryKey: primaryKey, primaryKeyName: pkName)
+        table.checks = checks
+        for (cols, name) in uniques where cols != primaryKey {
+            let n = name ?? "\(c.name)_\(cols.map { columns[$0].name }.joined(separator: "_"))_key"
+            table.indexes.append(IndexInfo(id: table.nextIndexId, name: n, columns: cols, unique: true, isConstraint: true))
+            table.nextIndexId += 1
+        }
+        // Validate defaults and checks now, as PostgreSQL does.
+        let rowScope = Scope(parent: nil)
+        rowScope.add(c.name, table.visibleColumns.map { ResultColumn(name: columns[$0].name, type: columns[$0].type) })
+        for check in checks { _ = try Planner(catalog: catalog).bind(try Parser.expressionOnly(check.sql), rowScope) }
+        for col in columns { if let d = col.defaultSQL { _ = try Planner(catalog: catalog).bind(try Parser.expressionOnly(d), Scope(parent: nil)) } }
+        save(table)
+        try await reloadCatalog()
+        if let rows = queryRows {
+            for r in rows { _ = try await insertRow(table, r, onConflict: nil) }
+            return StatementResult(tag: "SELECT \(rows.count)", rowsAffected: rows.count)
+        }
+        return StatementResult(tag: "CREATE TABLE")
+    }
+
+    func deleteAll(_ t: TableInfo) async throws {
+        var prefix: [UInt8] = [0x01]
+        for s in stride(from: 24, through: 0, by: -8) { prefix.append(UInt8(truncatingIfNeeded: t.id >> UInt32(s))) }
+        let range = KeyRange.prefix(prefix)
+        var lower = range.lower
+        while true {
+            let chunk = try await tx.scan(KeyRange(lower: lower, upper: range.upper), limit: 4096)
+            for kv in chunk { tx.delete(kv.key) }
+            if chunk.count < 4096 { return }
+            lower = chunk[chunk.count - 1].key + [0]
+        }
+    }
+
+    func dropTables(_ names: [String], _ ifExists: Bool) async throws -> StatementResult {
+        for n in names {
+            guard let t = catalog.tables[n] else {
+                if ifExists { continue }
+                if catalog.views[n] != nil { throw SQLError(SQLError.wrongObjectType, "\"\(n)\" is not a table") }
+                throw SQLError(SQLError.undefinedTable, "table \"\(n)\" does not exist")
+            }
+            _ = try await bumpCatalog()
+            try await deleteAll(t)
+            tx.delete(KeyLayout.tableKey(n))
+            try await reloadCatalog()
+        }
+        return StatementResult(tag: "DROP TABLE")
+    }
+
+    func createIndex(_ name: String?, _ tableName: String, _ columns: [String], _ unique: Bool, _ ifNotExists: Bool) async throws -> StatementResult {
+        guard var table = catalog.tables[tableName] else {
+            throw SQLError(SQLError.undefinedTable, "relation \"\(tableName)\" does not exist")
+        }
+        let cols = try columns.map { c in
+            guard let i = table.column(named: c) else { throw SQLError(SQLError.undefinedColumn, "column \"\(c)\" does not exist") }
+            return i
+        }
+        var indexName = name ?? "\(tableName)_\(columns.joined(separator: "_"))_idx"
+        if name == nil {
+            var k = 1
+            while catalog.nameInUse(indexName) {
+                indexName = "\(tableName)_\(columns.joined(separator: "_"))_idx\(k)"
+                k += 1
+            }
+        }
+        if catalog.nameInUse(indexName) {
+            if ifNotExists { return StatementResult(tag: "CREATE INDEX") }
+            throw SQLError(SQLError.duplicateTable, "relation \"\(indexName)\" already exists")
+        }
+        _ = try await bumpCatalog()
+        let index = IndexInfo(id: table.nextIndexId, name: indexName, columns: cols, unique: unique)
+        table.nextIndexId += 1
+        table.indexes.append(index)
+        // Build the index from the existing rows.
+        for (key, row) in try await allRows(table) {
+            try await checkUnique(table, index, row, rowKey: key)
+            tx.put(indexKey(table, index, row, rowKey: key), key)
+        }
+        save(table)
+        try await reloadCatalog()
+        return StatementResult(tag: "CREATE INDEX")
+    }
+
+    func dropIndexes(_ names: [String], _ ifExists: Bool) async throws -> StatementResult {
+        for n in names {
+            guard let (t, idx) = catalog.indexOwner(n) else {
+                if ifExists { continue }
+                throw SQLError(SQLError.undefinedObject, "index \"\(n)\" does not exist")
+            }
+            if idx.isConstraint {
+                throw SQLError(SQLError.dependentObjectsStillExist, "cannot drop index \(n) because constraint \(n) on table \(t.name) requires it")
+            }
+            _ = try await bumpCatalog()
+            var table = t
+            table.indexes.removeAll { $0.id == idx.id }
+            let range = KeyRange.prefix(t.prefix(index: idx.id))
+            for kv in try await tx.scan(range, limit: .max) { tx.delete(kv.key) }
+            save(table)
+            try await reloadCatalog()
+        }
+        return StatementResult(tag: "DROP INDEX")
+    }
+
+    func createView(_ name: String, _ columns: [String], _ query: SelectStatement, _ sql: String, _ orReplace: Bool, _ ifNotExists: Bool) async throws -> StatementResult {
+        if catalog.nameInUse(name) && !(orReplace && catalog.views[name] != nil) {
+            if ifNotExists { return StatementResult(tag: "CREATE VIEW") }
+            throw SQLError(SQLError.duplicateTable, "relation \"\(name)\" already exists")
+        }
+        let prepared = try Planner(catalog: catalog).prepare(query)
+        if columns.count > prepared.columns.count {
+            throw SQLError(SQLError.syntaxError, "CREATE VIEW specifies more column names than columns")
+        }
+        _ = try await bumpCatalog()
+        tx.put(KeyLayout.viewKey(name), Catalog.encode(ViewInfo(name: name, sql: sql, columns: columns)))
+        try await reloadCatalog()
+        return StatementResult(tag: "CREATE VIEW")
+    }
+
+    func dropViews(_ names: [String], _ ifExists: Bool) async throws -> StatementResult {
+        for n in names {
+            guard catalog.views[n] != nil else {
+                if ifExists { continue }
+                if catalog.tables[n] != nil { throw SQLError(SQLError.wrongObjectType, "\"\(n)\" is not a view") }
+                throw SQLError(SQLError.undefinedTable, "view \"\(n)\" does not exist")
+            }
+            _ = try await bumpCatalog()
+            tx.delete(KeyLayout.viewKey(n))
+            try await reloadCatalog()
+        }
+        return StatementResult(tag: "DROP VIEW")
+    }
+
+    // MARK: Rows
+
+    /// Every row of `table` with its key, as physical column values.
+    func allRows(_ table: TableInfo) async throws -> [([UInt8], [SQLValue])] {
+        var out: [([UInt8], [SQLValue])] = []
+        let range = KeyRange.prefix(table.prefix())
+        var lower = range.lower
+        while true {
+            let chunk = try await tx.scan(KeyRange(lower: lower, upper: range.upper), limit: 4096)
+            for kv in chunk { out.append((kv.key, try decodeRow(table, kv.value))) }
+            if chunk.count < 4096 { return out }
+            lower = chunk[chunk.count - 1].key + [0]
+        }
+    }
+
+    func decodeRow(_ table: TableInfo, _ bytes: [UInt8]) throws -> [SQLValue] {
+        var row = [SQLValue](repeating: .null, count: table.columns.count)
+        for (p, c) in table.columns.enumerated() {
+            if let m = c.missing {
+                var one: [SQLValue] = [.null]
+                try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
+                row[p] = one[0]
+            }
+        }
+        try bytes.withUnsafeBytes { try RowEncoding.decode($0, width: row.count, into: &row, at: 0) }
+        return row
+    }
+
+    /// The key of an index entry: the indexed values, then the row's key suffix (so
+    /// entries of equal values stay distinct).
+    func indexKey(_ table: TableInfo, _ index: IndexInfo, _ row: [SQLValue], rowKey: [UInt8]) -> [UInt8] {
+        var key = KeyEncoding.encode(index.columns.map { row[$0] }, prefix: table.prefix(index: index.id))
+        key.append(contentsOf: rowKey[table.prefix().count...])
+        return key
+    }
+
+    func uniqueViolation(_ table: TableInfo, _ name: String, _ cols: [Int], _ row: [SQLValue]) -> SQLError {
+        let names = cols.map { table.columns[$0].name }.joined(separator: ", ")
+        let values = cols.map { row[$0].text ?? "null" }.joined(separator: ", ")
+        return SQLError(SQLError.uniqueViolation, "duplicate key value violates unique constraint \"\(name)\": Key (\(names))=(\(values)) already exists.")
+    }
+
+    /// The key of another row holding the same values in unique index `index`, if any.
+    func conflictingRow(_ table: TableInfo, _ index: IndexInfo, _ row: [SQLValue], rowKey: [UInt8]) async throws -> [UInt8]? {
+        let values = index.columns.map { row[$0] }
+        if values.contains(where: \.isNull) { return nil }
+        let prefix = KeyEncoding.encode(values, prefix: table.prefix(index: index.id))
+        for kv in try await tx.scan(KeyRange.prefix(prefix), limit: 2) where kv.value != rowKey { return kv.value }
+        return nil
+    }
+
+    func checkUnique(_ table: TableInfo, _ index: IndexInfo, _ row: [SQLValue], rowKey: [UInt8]) async throws {
+        guard index.unique else { return }
+        if try await conflictingRow(table, index, row, rowKey: rowKey) != nil {
+            throw uniqueViolation(table, index.name, index.columns, row)
+        }
+    }
+
+    /// The default value of column `p` for a new row.
+    func defaultValue(_ table: TableInfo, _ p: Int) throws -> SQLValue {
+        guard let sql = table.columns[p].defaultSQL else { return .null }
+        let (e, _) = try Planner(catalog: catalog).bind(try Parser.expressionOnly(sql), Scope(parent: nil))
+        return try Evaluator.eval(e, [], context())
+    }
+
+    /// Checks NOT NULL and CHECK constraints and converts values to column types.
+    func validate(_ table: TableInfo, _ row: inout [SQLValue]) throws {
+        for (p, c) in table.columns.enumerated() where !c.dropped {
+            row[p] = try Cast.cast(row[p], to: c.type, length: c.maxLength, explicit: false)
+            if c.notNull && row[p].isNull {
+                throw SQLError(SQLError.notNullViolation, "null value in column \"\(c.name)\" of relation \"\(table.name)\" violates not-null constraint")
+            }
+        }
+        if !table.checks.isEmpty {
+            let scope = rowScope(table)
+            let visible = table.visibleColumns.map { row[$0] }
+            for check in table.checks {
+                let (e, _) = try Planner(catalog: catalog).bind(try Parser.expressionOnly(check.sql), scope)
+                if case .bool(false) = try Evaluator.eval(e, visible, context()) {
+                    throw SQLError(SQLError.checkViolation, "new row for relation \"\(table.name)\" violates check constraint \"\(check.name)\"")
+                }
+            }
+        }
+    }
+
+    func rowScope(_ table: TableInfo, alias: String? = nil) -> Scope {
+        let scope = Scope(parent: nil)
+        scope.add(alias ?? table.name, table.visibleColumns.map { ResultColumn(name: table.columns[$0].name, type: table.columns[$0].type) })
+        return scope
+    }
+
+    func rowKey(_ table: TableInfo, _ row: [SQLValue]) -> [UInt8] {
+        if table.primaryKey.isEmpty {
+            return KeyEncoding.encode([.int(RowIdGenerator.shared.next())], prefix: table.prefix())
+        }
+        return KeyEncoding.encode(table.primaryKey.map { row[$0] }, prefix: table.prefix())
+    }
+
+    func writeRow(_ table: TableInfo, _ key: [UInt8], _ row: [SQLValue]) {
+        tx.put(key, RowEncoding.encode(row))
+        for index in table.indexes { tx.put(indexKey(table, index, row, rowKey: key), key) }
+    }
+
+    func removeRow(_ table: TableInfo, _ key: [UInt8], _ row: [SQLValue]) {
+        tx.delete(key)
+        for index in table.indexes { tx.delete(indexKey(table, index, row, rowKey: key)) }
+    }
+
+    enum InsertOutcome { case inserted([SQLValue]), skipped, updated([SQLValue]) }
+
+    /// Inserts one row given as physical values (already defaulted).
+    func insertRow(_ table: TableInfo, _ values: [SQLValue], onConflict: OnConflict?, alias: String? = nil) async throws -> InsertOutcome {
+        var row = values
+        try validate(table, &row)
+        let key = rowKey(table, row)
+        var conflict: [UInt8]? = nil
+        var conflictName = table.primaryKeyName ?? "\(table.name)_pkey"
+        var conflictCols = table.primaryKey
+        if try await tx.get(key) != nil {
+            if table.primaryKey.isEmpty { throw EngineError(EngineError.serializationFailure, "row id collision; retry") }
+            conflict = key
+        } else {
+            for index in table.indexes where index.unique {
+                if let other = try await conflictingRow(table, index, row, rowKey: key) {
+                    conflict = other
+                    conflictName = index.name
+                    conflictCols = index.columns
+                    break
+                }
+            }
+        }
+        if let conflict {
+            guard let onConflict else { throw uniqueViolation(table, conflictName, conflictCols, row) }
+            if onConflict.updates.isEmpty { return .skipped }
+            // DO UPDATE: the existing row, with EXCLUDED as the proposed one.
+            guard let existingBytes = try await tx.get(conflict) else { return .skipped }
+            let existing = try decodeRow(table, existingBytes)
+            let scope = rowScope(table, alias: alias)
+            scope.add("excluded", table.visibleColumns.map { ResultColumn(name: table.columns[$0].name, type: table.columns[$0].type) })
+            let visibleOld = table.visibleColumns.map { existing[$0] }
+            let visibleNew = table.visibleColumns.map { row[$0] }
+            let combined = visibleOld + visibleNew
+            let planner = Planner(catalog: catalog)
+            if let w = onConflict.whereClause {
+                let (cond, _) = try planner.bind(w, scope)
+                if case .bool(true) = try Evaluator.eval(cond, combined, context()) {} else { return .skipped }
+            }
+            var updated = existing
+            for a in onConflict.updates {
+                guard let p = table.column(named: a.column) else { throw SQLError(SQLError.undefinedColumn, "column \"\(a.column)\" of relation \"\(table.name)\" does not exist") }
+                if let v = a.value {
+                    updated[p] = try Evaluator.eval(try planner.bind(v, scope).0, combined, context())
+                } else {
+                    updated[p] = try defaultValue(table, p)
+                }
+            }
+            try await replaceRow(table, conflict, existing, updated)
+            return .updated(updated)
+        }
+        writeRow(table, key, row)
+        return .inserted(row)
+    }
+
+    /// Replaces a row (its key may change with its primary key), keeping indexes in step.
+    func replaceRow(_ table: TableInfo, _ oldKey: [UInt8], _ old: [SQLValue], _ new: [SQLValue]) async throws {
+        var row = new
+        try validate(table, &row)
+        let newKey = table.primaryKey.isEmpty ? oldKey : rowKey(table, row)
+        if newKey != oldKey, try await tx.get(newKey) != nil {
+            throw uniqueViolation(table, table.primaryKeyName ?? "\(table.name)_pkey", table.primaryKey, row)
+        }
+        for index in table.indexes where index.unique && index.columns.contains(where: { old[$0] != row[$0] }) {
+            if let other = try await conflictingRow(table, index, row, rowKey: oldKey), other != newKey {
+                throw uniqueViolation(table, index.name, index.columns, row)
+            }
+        }
+        removeRow(table, oldKey, old)
+        writeRow(table, newKey, row)
+    }
+
+    func returning(_ items: [SelectItem], _ table: TableInfo, alias: String?) throws -> ([ResultColumn], [BExpr])? {
+        if items.isEmpty { return nil }
+        let scope = rowScope(table, alias: alias)
+        let planner = Planner(catalog: catalog)
+        var cols: [ResultColumn] = []
+        var exprs: [BExpr] = []
+        for item in items {
+            switch item {
+            case .star:
+                for (i, p) in table.visibleColumns.enumerated() {
+                    cols.append(ResultColumn(name: table.columns[p].name, type: table.columns[p].type))
+                    exprs.append(.column(i))
+                }
+            case .expr(let e, let alias):
+                let (b, t) = try planner.bind(e, scope)
+                cols.append(ResultColumn(name: alias ?? planner.derivedName(e), type: t == .unknown ? .text : t))
+                exprs.append(b)
+            }
+        }
+        return (cols, exprs)
+    }
+
+    func insert(_ ins: Insert) async throws -> StatementResult {
+        guard let table = catalog.tables[ins.table] else {
+            if catalog.views[ins.table] != nil { throw SQLError(SQLError.featureNotSupported, "cannot insert into view \"\(ins.table)\"") }
+            throw SQLError(SQLError.undefinedTable, "relation \"\(ins.table)\" does not exist")
+        }
+        let targets: [Int] = try ins.columns.isEmpty ? table.visibleColumns : ins.columns.map { c in
+            guard let p = table.column(named: c) else {
+                throw SQLError(SQLError.undefinedColumn, "column \"\(c)\" of relation \"\(table.name)\" does not exist")
+            }
+            return p
+        }
+        if Set(targets).count != targets.count { throw SQLError(SQLError.duplicateColumn, "column specified more than once") }
+        let returning = try returning(ins.returning, table, alias: ins.alias)
+        var sourceRows: [[SQLValue?]] = []
+        let planner = Planner(catalog: catalog)
+        if let q = ins.source {
+            if case .values(let rows) = q.body, q.orderBy.isEmpty, q.limit == nil, q.offset == nil, q.with.isEmpty {
+                let empty = Scope(parent: nil)
+                let ctx = context()
+                for r in rows {
+                    guard r.count <= targets.count else { throw SQLError(SQLError.syntaxError, "INSERT has more expressions than target columns") }
+                    var values: [SQLValue?] = []
+                    for (i, e) in r.enumerated() {
+                        if case .defaultValue = e {
+                            values.append(nil)
+                            continue
+                        }
+                        let (b, t) = try planner.bind(e, empty)
+                        let col = table.columns[targets[i]]
+                        var v = try Evaluator.eval(b, [], ctx)
+                        if t == .unknown || t == .text, col.type != .text, case .text(let s) = v {
+                            v = try Cast.cast(.text(s), to: col.type, length: nil, explicit: true)
+                        }
+                        values.append(v)
+                    }
+                    sourceRows.append(values)
+                }
+            } else {
+                let prepared = try planner.prepare(q)
+                guard prepared.columns.count <= targets.count else {
+                    throw SQLError(SQLError.syntaxError, "INSERT has more expressions than target columns")
+                }
+                let exec = Executor(source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes, ctx: context())
+                sourceRows = try await exec.run(prepared.plan).map { $0.map { Optional($0) } }
+            }
+        } else {
+            sourceRows = [[]]
+        }
+        var count = 0
+        var out: [[SQLValue]] = []
+        for src in sourceRows {
+            var row = [SQLValue](repeating: .null, count: table.columns.count)
+            var given = Set<Int>()
+            for (i, v) in src.enumerated() {
+                if let v {
+                    row[targets[i]] = v
+                    given.insert(targets[i])
+                }
+            }
+            for p in table.visibleColumns where !given.contains(p) { row[p] = try defaultValue(table, p) }
+            switch try await insertRow(table, row, onConflict: ins.onConflict, alias: ins.alias) {
+            case .skipped: continue
+            case .inserted(let r), .updated(let r):
+                count += 1
+                if let (_, exprs) = returning {
+                    let visible = table.visibleColumns.map { r[$0] }
+                    out.append(try exprs.map { try Evaluator.eval($0, visible, context()) })
+                }
+            }
+        }
+        return StatementResult(tag: "INSERT 0 \(count)", columns: returning?.0 ?? [], rows: out, rowsAffected: count)
+    }
+
+    /// The rows of `table` matching `whereClause`, with their keys, read before any change.
+    func matchingRows(_ table: TableInfo, alias: String?, _ whereClause: Expr?) async throws -> [([UInt8], [SQLValue])] {
+        let scope = rowScope(table, alias: alias)
+        let planner = Planner(catalog: catalog)
+        var conds: [BExpr] = []
+        if let w = whereClause {
+            let (b, t) = try planner.bind(w, scope)
+            planner.splitBound(try planner.coerce(b, t, to: .boolean, "argument of WHERE"), &conds)
+        }
+        let width = scope.width + 1
+        let spec = ScanSpec(table: table, version: .current, offset: 0, width: width, access: planner.accessPath(table, 0, conds),
+                            filter: planner.conjunction(conds), withKey: true)
+        let exec = Executor(source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
+        var out: [([UInt8], [SQLValue])] = []
+        for r in try await exec.run(.scan(spec)) {
+            guard case .bytes(let key) = r[width - 1], let bytes = try await tx.get(key) else { continue }
+            out.append((key, try decodeRow(table, bytes)))
+        }
+        return out
+    }
+
+    func update(_ u: Update) async throws -> StatementResult {
+        guard let table = catalog.tables[u.table] else { throw SQLError(SQLError.undefinedTable, "relation \"\(u.table)\" does not exist") }
+        if !u.from.isEmpty { throw SQLError(SQLError.featureNotSupported, "UPDATE ... FROM is not supported yet") }
+        let scope = rowScope(table, alias: u.alias)
+        let planner = Planner(catalog: catalog)
+        var sets: [(Int, BExpr?)] = []
+        for a in u.assignments {
+            guard let p = table.column(named: a.column) else {
+                throw SQLError(SQLError.undefinedColumn, "column \"\(a.column)\" of relation \"\(table.name)\" does not exist")
+            }
+            sets.append((p, try a.value.map { try planner.bind($0, scope).0 }))
+        }
+        let returning = try returning(u.returning, table, alias: u.alias)
+        let exec = Executor(source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
+        var out: [[SQLValue]] = []
+        let rows = try await matchingRows(table, alias: u.alias, u.whereClause)
+        for (key, old) in rows {
+            let visible = table.visibleColumns.map { old[$0] }
+            var new = old
+            for (p, e) in sets {
+                if let e {
+                    new[p] = try await exec.eval(e, visible, exec.subqueryIndexes(e))
+                } else {
+                    new[p] = try defaultValue(table, p)
+                }
+            }
+            try await replaceRow(table, key, old, new)
+            if let (_, exprs) = returning {
+                let v = table.visibleColumns.map { new[$0] }
+                out.append(try exprs.map { try Evaluator.eval($0, v, context()) })
+            }
+        }
+        return StatementResult(tag: "UPDATE \(rows.count)", columns: returning?.0 ?? [], rows: out, rowsAffected: rows.count)
+    }
+
+    func delete(_ d: Delete) async throws -> StatementResult {
+        guard let table = catalog.tables[d.table] else { throw SQLError(SQLError.undefinedTable, "relation \"\(d.table)\" does not exist") }
+        let returning = try returning(d.returning, table, alias: d.alias)
+        var out: [[SQLValue]] = []
+        let rows = try await matchingRows(table, alias: d.alias, d.whereClause)
+        for (key, old) in rows {
+            removeRow(table, key, old)
+            if let (_, exprs) = returning {
+                let v = table.visibleColumns.map { old[$0] }
+                out.append(try exprs.map { try Evaluator.eval($0, v, context()) })
+            }
+        }
+        return StatementResult(tag: "DELETE \(rows.count)", columns: returning?.0 ?? [], rows: out, rowsAffected: rows.count)
+    }
+}
+
+extension Parser {
+    /// Parses text that must be exactly one expression (stored defaults and checks).
+    static func expressionOnly(_ sql: String) throws -> Expr {
+        var p = try Parser(sql)
+        let e = try p.expression()
+        guard p.current.kind == .end else { throw p.unexpected() }
+        return e
+    }
+}
+
+extension SQLError {
+    /// The table definition is invalid, e.g. two primary keys (42P16).
+    public static let invalidTableDefinition = Code(sqlState: "42P16", name: "invalid table definition")
+}
