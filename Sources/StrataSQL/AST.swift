@@ -324,4 +324,6 @@ public indirect enum Statement: Sendable, Hashable {
     case show(String)
     /// Statements accepted and ignored for compatibility (VACUUM, ANALYZE, ...).
     case noOp(String)
+    /// `REINDEX [INDEX|TABLE] name`: indexes are always consistent, so this only checks the name.
+    case reindex(String)
 }

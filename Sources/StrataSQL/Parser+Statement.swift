@@ -70,7 +70,12 @@ extension Parser {
             if name == "transaction", accept("isolation", "level") { name = "transaction_isolation" }
             if name == "time", accept("zone") { name = "timezone" }
             return .show(name)
-        case "vacuum", "analyze", "analyse", "checkpoint", "reindex", "discard", "listen", "unlisten", "notify":
+        case "reindex":
+            advance()
+            _ = accept("index") || accept("table") || accept("database") || accept("system")
+            _ = accept("concurrently")
+            return .reindex(try qualifiedName())
+        case "vacuum", "analyze", "analyse", "checkpoint", "discard", "listen", "unlisten", "notify":
             while current.kind != .end && !check(";") { advance() }
             return .noOp(w == "analyse" ? "ANALYZE" : w.uppercased())
         default:

@@ -22,9 +22,13 @@ public struct StatementResult: Sendable {
 }
 
 /// Catalogs by version, shared by the sessions of one engine: DDL is rare, so statements
-/// normally find the catalog here after reading one key.
-final class SchemaCache: Sendable {
+/// normally find the catalog here after reading one key. Share one cache only among
+/// sessions of the same engine.
+public final class SchemaCache: Sendable {
     private let entries = Mutex<[UInt64: Catalog]>([:])
+
+    /// Creates an empty cache.
+    public init() {}
 
     func get(_ version: UInt64) -> Catalog? { entries.withLock { $0[version] } }
 
@@ -66,21 +70,10 @@ public final class Session {
     /// Settings changed with SET.
     public var settings: [String: String] = [:]
 
-    /// Creates a session on `engine`.
-    public init(engine: Engine) {
+    /// Creates a session on `engine`; sessions of one engine may share `cache`.
+    public init(engine: Engine, cache: SchemaCache = SchemaCache()) {
         self.engine = engine
-        cache = Session.cacheFor(engine)
-    }
-
-    private static let caches = Mutex<[ObjectIdentifier: SchemaCache]>([:])
-
-    static func cacheFor(_ engine: Engine) -> SchemaCache {
-        caches.withLock { c in
-            if let existing = c[ObjectIdentifier(engine)] { return existing }
-            let created = SchemaCache()
-            c[ObjectIdentifier(engine)] = created
-            return created
-        }
+        self.cache = cache
     }
 
     /// True while an explicit transaction (BEGIN ... COMMIT) is open.

@@ -40,6 +40,11 @@ final class Writer {
                 try await deleteAll(t)
             }
             return StatementResult(tag: "TRUNCATE TABLE")
+        case .reindex(let name):
+            guard catalog.tables[name] != nil || catalog.indexOwner(name) != nil || name == "strata" else {
+                throw SQLError(SQLError.undefinedObject, "relation \"\(name)\" does not exist")
+            }
+            return StatementResult(tag: "REINDEX")
         case .alterTable:
             throw SQLError(SQLError.featureNotSupported, "ALTER TABLE is not supported yet")
         default:
