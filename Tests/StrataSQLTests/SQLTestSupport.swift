@@ -1,0 +1,36 @@
+import StrataEngine
+import StrataSQL
+import StrataStore
+import Testing
+
+/// A session on a fresh in-memory database.
+func memorySession() async throws -> Session {
+    Session(engine: try await Engine.open(MemoryStore()))
+}
+
+extension Session {
+    /// The rows of the last statement in `sql`, as PostgreSQL text ("NULL" for NULL).
+    func rows(_ sql: String, _ params: [SQLValue] = []) async throws -> [[String]] {
+        let results = try await execute(sql, params)
+        return results.last?.rows.map { $0.map { $0.text ?? "NULL" } } ?? []
+    }
+
+    /// The command tag of the last statement in `sql`.
+    func tag(_ sql: String, _ params: [SQLValue] = []) async throws -> String {
+        try await execute(sql, params).last?.tag ?? ""
+    }
+
+    /// The SQLSTATE `sql` fails with, or nil when it succeeds.
+    func sqlState(_ sql: String) async -> String? {
+        do {
+            _ = try await execute(sql)
+            return nil
+        } catch let e as SQLError {
+            return e.sqlState
+        } catch let e as EngineError {
+            return e.sqlState
+        } catch {
+            return "?"
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import StrataEngine
+import StrataSQL
+import Testing
+
+@Suite struct SessionTests {
+    @Test func createInsertSelect() async throws {
+        let db = try await memorySession()
+        #expect(try await db.tag("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT NOT NULL, amount DOUBLE PRECISION DEFAULT 1.5)") == "CREATE TABLE")
+        #expect(try await db.tag("INSERT INTO t VALUES (2, 'b', 2.25), (1, 'a', 1)") == "INSERT 0 2")
+        #expect(try await db.tag("INSERT INTO t (id, name) VALUES (3, 'c')") == "INSERT 0 1")
+        #expect(try await db.rows("SELECT id, name, amount FROM t ORDER BY id") == [["1", "a", "1"], ["2", "b", "2.25"], ["3", "c", "1.5"]])
+        #expect(try await db.rows("SELECT * FROM t WHERE id = $1", [.int(2)]) == [["2", "b", "2.25"]])
+        #expect(try await db.rows("SELECT count(*), sum(id), max(name) FROM t") == [["3", "6", "c"]])
+    }
+
+    @Test func constraintsReportTheirSQLState() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT UNIQUE, n INTEGER CHECK (n > 0), v VARCHAR(3))")
+        _ = try await db.execute("INSERT INTO t VALUES (1, 'x', 1, 'abc')")
+        #expect(await db.sqlState("INSERT INTO t VALUES (1, 'y', 1, 'a')") == "23505")
+        #expect(await db.sqlState("INSERT INTO t VALUES (2, 'x', 1, 'a')") == "23505")
+        #expect(await db.sqlState("INSERT INTO t VALUES (3, 'z', 0, 'a')") == "23514")
+        #expect(await db.sqlState("INSERT INTO t VALUES (NULL, 'w', 1, 'a')") == "23502")
+        #expect(await db.sqlState("INSERT INTO t VALUES (4, 'v', 1, 'abcd')") == "22001")
+        #expect(await db.sqlState("INSERT INTO t VALUES (5, 'u', 2147483647 + 1, 'a')") == "22003")
+        #expect(await db.sqlState("SELECT 1 / 0") == "22012")
+        #expect(await db.sqlState("SELECT nope FROM t") == "42703")
+        #expect(await db.sqlState("SELECT * FROM missing") == "42P01")
+        #expect(await db.sqlState("SELEC 1") == "42601")
+        #expect(await db.sqlState("SELECT id, count(*) FROM t") == "42803")
+        #expect(await db.sqlState("SELECT (SELECT id FROM t UNION ALL SELECT id FROM t)") == "21000")
+        #expect(try await db.rows("SELECT count(*) FROM t") == [["1"]])
+        // ON CONFLICT
+        #expect(try await db.tag("INSERT INTO t VALUES (1, 'q', 5, 'a') ON CONFLICT (id) DO NOTHING") == "INSERT 0 0")
+        _ = try await db.execute("INSERT INTO t VALUES (1, 'q', 5, 'a') ON CONFLICT (id) DO UPDATE SET n = excluded.n + t.n")
+        #expect(try await db.rows("SELECT id, code, n FROM t") == [["1", "x", "6"]])
+        #expect(try await db.rows("INSERT INTO t VALUES (7, 'r', 1, 'a') RETURNING id * 2, code") == [["14", "r"]])
+    }
+
+    @Test func updateDeleteAndIndexes() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER, s TEXT)")
+        _ = try await db.execute("CREATE INDEX t_k ON t (k)")
+        for i in 0..<50 { _ = try await db.execute("INSERT INTO t VALUES ($1, $2, $3)", [.int(Int64(i)), .int(Int64(i % 5)), .text("s\(i)")]) }
+        #expect(try await db.rows("SELECT count(*) FROM t WHERE k = 3") == [["10"]])
+        let plan = try await db.rows("EXPLAIN SELECT * FROM t WHERE k = 3").map { $0[0] }.joined(separator: "\n")
+        #expect(plan.contains("Index Range Scan using t_k"))
+        let point = try await db.rows("EXPLAIN SELECT * FROM t WHERE id = 7").map { $0[0] }.joined(separator: "\n")
+        #expect(point.contains("Primary Key Lookup"))
+        #expect(try await db.tag("UPDATE t SET k = k + 10 WHERE k = 3") == "UPDATE 10")
+        #expect(try await db.rows("SELECT count(*) FROM t WHERE k = 3") == [["0"]])
+        #expect(try await db.rows("SELECT count(*) FROM t WHERE k = 13") == [["10"]])
+        #expect(try await db.tag("UPDATE t SET id = id + 100 WHERE id < 5") == "UPDATE 5")
+        #expect(try await db.rows("SELECT min(id), max(id) FROM t") == [["5", "104"]])
+        #expect(try await db.tag("DELETE FROM t WHERE k >= 13") == "DELETE 10")
+        #expect(try await db.rows("SELECT count(*), count(DISTINCT k) FROM t") == [["40", "4"]])
+        #expect(try await db.rows("SELECT k, count(*) FROM t GROUP BY k ORDER BY k DESC LIMIT 2") == [["4", "10"], ["2", "10"]])
+        #expect(try await db.tag("TRUNCATE t") == "TRUNCATE TABLE")
+        #expect(try await db.rows("SELECT count(*) FROM t WHERE k = 1") == [["0"]])
+    }
+
+    @Test func queriesJoinsSubqueriesWindowsAndCTEs() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("""
+            CREATE TABLE a (id INT PRIMARY KEY, g TEXT);
+            CREATE TABLE b (aid INT, v INT);
+            INSERT INTO a VALUES (1, 'x'), (2, 'x'), (3, 'y');
+            INSERT INTO b VALUES (1, 10), (1, 20), (2, 5), (4, 7);
+            """)
+        #expect(try await db.rows("SELECT a.id, b.v FROM a JOIN b ON a.id = b.aid ORDER BY 1, 2") == [["1", "10"], ["1", "20"], ["2", "5"]])
+        #expect(try await db.rows("SELECT a.id, b.v FROM a LEFT JOIN b ON a.id = b.aid WHERE a.id > 1 ORDER BY 1") == [["2", "5"], ["3", "NULL"]])
+        #expect(try await db.rows("SELECT b.aid FROM a RIGHT JOIN b ON a.id = b.aid WHERE a.id IS NULL") == [["4"]])
+        #expect(try await db.rows("SELECT count(*) FROM a FULL JOIN b ON a.id = b.aid") == [["5"]])
+        #expect(try await db.rows("SELECT id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.aid = a.id) ORDER BY id") == [["1"], ["2"]])
+        #expect(try await db.rows("SELECT id, (SELECT sum(v) FROM b WHERE aid = a.id) FROM a ORDER BY id") == [["1", "30"], ["2", "5"], ["3", "NULL"]])
+        #expect(try await db.rows("SELECT id FROM a WHERE id NOT IN (SELECT aid FROM b) ") == [["3"]])
+        #expect(try await db.rows("SELECT g, sum(id) FROM a GROUP BY g HAVING count(*) > 1") == [["x", "3"]])
+        #expect(try await db.rows("SELECT aid, v, row_number() OVER (PARTITION BY aid ORDER BY v DESC), sum(v) OVER (ORDER BY v) FROM b ORDER BY v")
+            == [["2", "5", "1", "5"], ["4", "7", "1", "12"], ["1", "10", "2", "22"], ["1", "20", "1", "42"]])
+        #expect(try await db.rows("WITH big AS (SELECT * FROM b WHERE v >= 10) SELECT count(*) FROM big") == [["2"]])
+        #expect(try await db.rows("SELECT id FROM a UNION SELECT aid FROM b ORDER BY 1") == [["1"], ["2"], ["3"], ["4"]])
+        #expect(try await db.rows("SELECT id FROM a INTERSECT SELECT aid FROM b ORDER BY 1") == [["1"], ["2"]])
+        #expect(try await db.rows("SELECT id FROM a EXCEPT SELECT aid FROM b") == [["3"]])
+        #expect(try await db.rows("SELECT DISTINCT g FROM a ORDER BY g DESC") == [["y"], ["x"]])
+        #expect(try await db.rows("SELECT CASE WHEN id > 1 THEN 'big' ELSE 'small' END, coalesce(NULL, id) FROM a WHERE id <= 2 ORDER BY id")
+            == [["small", "1"], ["big", "2"]])
+        #expect(try await db.rows("SELECT * FROM generate_series(1, 3) AS s(n) WHERE n <> 2") == [["1"], ["3"]])
+        _ = try await db.execute("CREATE VIEW totals AS SELECT aid, sum(v) AS total FROM b GROUP BY aid")
+        #expect(try await db.rows("SELECT total FROM totals WHERE aid = 1") == [["30"]])
+    }
+
+    @Test func explicitTransactionsCommitAndRollBack() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        _ = try await db.execute("BEGIN; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)")
+        let other = Session(engine: db.engine)
+        #expect(try await other.rows("SELECT count(*) FROM t") == [["0"]])
+        _ = try await db.execute("COMMIT")
+        #expect(try await other.rows("SELECT count(*) FROM t") == [["2"]])
+        _ = try await db.execute("BEGIN; DELETE FROM t; ROLLBACK")
+        #expect(try await db.rows("SELECT count(*) FROM t") == [["2"]])
+        // An error aborts the transaction until ROLLBACK.
+        _ = try await db.execute("BEGIN")
+        #expect(await db.sqlState("INSERT INTO t VALUES (1)") == "23505")
+        #expect(await db.sqlState("SELECT 1") == "25P02")
+        #expect(try await db.tag("COMMIT") == "ROLLBACK")
+        #expect(try await db.rows("SELECT 1") == [["1"]])
+        // DDL is transactional.
+        _ = try await db.execute("BEGIN; CREATE TABLE u (x INT); INSERT INTO u VALUES (1); ROLLBACK")
+        #expect(await db.sqlState("SELECT * FROM u") == "42P01")
+    }
+
+    @Test func conflictingTransactionsFailWith40001() async throws {
+        let a = try await memorySession()
+        let b = Session(engine: a.engine)
+        _ = try await a.execute("CREATE TABLE acct (id INT PRIMARY KEY, bal INT); INSERT INTO acct VALUES (1, 100)")
+        _ = try await a.execute("BEGIN; UPDATE acct SET bal = bal - 10 WHERE id = 1")
+        _ = try await b.execute("BEGIN; UPDATE acct SET bal = bal - 20 WHERE id = 1")
+        _ = try await a.execute("COMMIT")
+        await #expect(throws: EngineError.self) { _ = try await b.execute("COMMIT") }
+        #expect(try await a.rows("SELECT bal FROM acct") == [["90"]])
+    }
+
+    @Test func timeTravelAcrossDDLAndJoinsOfTwoMoments() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE p (id INT PRIMARY KEY, price INT)")
+        _ = try await db.execute("INSERT INTO p VALUES (1, 10), (2, 20)")
+        let v1 = db.engine.head
+        _ = try await db.execute("UPDATE p SET price = price * 2")
+        _ = try await db.execute("INSERT INTO p VALUES (3, 30)")
+        #expect(try await db.rows("SELECT id, price FROM p FOR SYSTEM_TIME AS OF VERSION \(v1) ORDER BY id") == [["1", "10"], ["2", "20"]])
+        // Two moments in one query.
+        #expect(try await db.rows("""
+            SELECT now.id, old.price, now.price FROM p AS now
+            JOIN p FOR SYSTEM_TIME AS OF VERSION \(v1) AS old ON old.id = now.id ORDER BY now.id
+            """) == [["1", "10", "20"], ["2", "20", "40"]])
+        // A table created later does not exist at an older version.
+        _ = try await db.execute("CREATE TABLE later (x INT)")
+        #expect(await db.sqlState("SELECT * FROM later FOR SYSTEM_TIME AS OF VERSION \(v1)") == "42P01")
+        #expect(await db.sqlState("SELECT * FROM p FOR SYSTEM_TIME AS OF VERSION 999999") == "22023")
+        // AS OF TIMESTAMP: a time before the database existed sees no table.
+        #expect(await db.sqlState("SELECT * FROM p FOR SYSTEM_TIME AS OF TIMESTAMP '2001-01-01 00:00:00'") == "42P01")
+        #expect(try await db.rows("SELECT count(*) FROM p FOR SYSTEM_TIME AS OF TIMESTAMP '2999-01-01 00:00:00'") == [["3"]])
+    }
+}
