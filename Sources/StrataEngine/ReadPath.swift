@@ -444,3 +444,89 @@ final class Scanner {
         }
     }
 }
+
+extension ReadPath {
+    /// Every stored version of every key in `range` with sequence <= `seq`, ordered by
+    /// key and then newest first.
+    static func versions(_ version: Version, _ range: KeyRange, seq: UInt64) async throws -> [VersionedKeyValue] {
+        var out: [VersionedKeyValue] = []
+        func below(_ k: UnsafeRawBufferPointer) -> Bool {
+            guard let upper = range.upper else { return true }
+            return upper.withUnsafeBytes { compareBytes(k, $0) < 0 }
+        }
+        range.lower.withUnsafeBytes { lower in
+            var n = version.memtable.seek(lower, UInt64.max)
+            while let node = n, below(Memtable.key(node)) {
+                if Memtable.seq(node) <= seq {
+                    out.append(VersionedKeyValue(key: Array(Memtable.key(node)), seq: Memtable.seq(node), kind: Memtable.kind(node), value: Array(Memtable.value(node))))
+                }
+                n = version.memtable.next(node)
+            }
+        }
+        for seg in version.segments where seg.ref.minSeq <= seq {
+            let disjoint = range.lower.withUnsafeBytes { l in seg.ref.maxKey.withUnsafeBytes { compareBytes($0, l) < 0 } }
+                || (range.upper.map { u in u.withUnsafeBytes { up in seg.ref.minKey.withUnsafeBytes { compareBytes($0, up) >= 0 } } } ?? false)
+            if disjoint { continue }
+            var b = range.lower.withUnsafeBytes { seg.findBlock($0, UInt64.max) }
+            scanning: while b < seg.blockCount {
+                let block = try await seg.block(b)
+                let done: Bool = range.lower.withUnsafeBytes { lower in
+                    var i = block.lowerBound(lower, UInt64.max)
+                    while i < block.count {
+                        guard below(block.key(i)) else { return true }
+                        if block.seq(i) <= seq {
+                            out.append(VersionedKeyValue(key: Array(block.key(i)), seq: block.seq(i), kind: block.kind(i), value: Array(block.value(i))))
+                        }
+                        i += 1
+                    }
+                    return false
+                }
+                if done { break scanning }
+                b += 1
+            }
+        }
+        out.sort { a, b in
+            let c = compareBytes(a.key, b.key)
+            return c != 0 ? c < 0 : a.seq > b.seq
+        }
+        return out
+    }
+}
+
+/// One stored version of one key, as ``Snapshot/versions(in:)`` returns it.
+public struct VersionedKeyValue: Equatable, Sendable {
+    /// The key.
+    public var key: [UInt8]
+    /// The commit sequence number that wrote this version.
+    public var seq: UInt64
+    /// Put or delete.
+    public var kind: EntryKind
+    /// The value (empty for a delete).
+    public var value: [UInt8]
+}
+
+extension Snapshot {
+    /// Every retained version of every key in `range` up to this snapshot, ordered by key
+    /// and newest first (deletes included): the raw material of `FOR SYSTEM_TIME ALL`.
+    public func versions(in range: KeyRange) async throws -> [VersionedKeyValue] {
+        let horizon = version.horizon
+        let all = try await storageErrors { try await ReadPath.versions(version, range, seq: seq) }
+        // Versions below the horizon are gone, except the one each key had at the horizon.
+        var out: [VersionedKeyValue] = []
+        var previousKey: [UInt8]? = nil
+        var keptOld = false
+        for v in all {
+            if v.key != previousKey {
+                previousKey = v.key
+                keptOld = false
+            }
+            if v.seq >= horizon {
+                out.append(v)
+            } else if !keptOld {
+                keptOld = true
+                out.append(v)
+            }
+        }
+        return out
+    }
+}

@@ -12,6 +12,7 @@ extension Executor {
 
     /// Reads a table's rows by the scan's access path, filtered.
     func scan(_ spec: ScanSpec) async throws -> [[SQLValue]] {
+        if case .history(let from, let to) = spec.version { return try await historyScan(spec, from, to) }
         let reader = try reader(spec.version)
         let table = spec.table
         let visible = table.visibleColumns
@@ -114,5 +115,74 @@ extension Executor {
             lower = chunk[chunk.count - 1].key + [0]
             await Task.yield()
         }
+    }
+}
+
+extension Executor {
+    /// Every version of every row whose validity overlaps commits `from...to`, with the
+    /// system columns `_version`, `_valid_from`, `_valid_to` and `_op` after the columns.
+    func historyScan(_ spec: ScanSpec, _ from: UInt64, _ to: UInt64) async throws -> [[SQLValue]] {
+        let table = spec.table
+        let visible = table.visibleColumns
+        let snapshot = engine.snapshot()
+        let versions = try await snapshot.versions(in: KeyRange.prefix(table.prefix()))
+        let filterSubs = spec.filter.map(subqueryIndexes) ?? []
+        var timestamps: [UInt64: SQLValue] = [:]
+        func time(_ seq: UInt64) async throws -> SQLValue {
+            if let t = timestamps[seq] { return t }
+            let micros = try await engine.timestamp(of: seq)
+            let t = SQLValue.timestamptz(Int64(micros) - DateTime.epochShift * DateTime.microsPerDay)
+            timestamps[seq] = t
+            return t
+        }
+        var out: [[SQLValue]] = []
+        var i = 0
+        while i < versions.count {
+            var j = i
+            while j < versions.count && versions[j].key == versions[i].key { j += 1 }
+            let chain = versions[i..<j].reversed()  // oldest first
+            var previous: (values: [SQLValue], deleted: Bool)? = nil
+            let list = Array(chain)
+            for (k, v) in list.enumerated() {
+                let next = k + 1 < list.count ? list[k + 1].seq : nil
+                var physical: [SQLValue]
+                let op: String
+                if v.kind == .delete {
+                    guard let p = previous, !p.deleted else { continue }
+                    physical = p.values
+                    op = "delete"
+                } else {
+                    physical = [SQLValue](repeating: .null, count: table.columns.count)
+                    for (p, c) in table.columns.enumerated() {
+                        if let m = c.missing {
+                            var one: [SQLValue] = [.null]
+                            try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
+                            physical[p] = one[0]
+                        }
+                    }
+                    try v.value.withUnsafeBytes { try RowEncoding.decode($0, width: physical.count, into: &physical, at: 0) }
+                    op = previous == nil || previous!.deleted ? "insert" : "update"
+                }
+                previous = (physical, v.kind == .delete)
+                // Overlap with from...to: a delete is an instant; a put lasts until the next version.
+                let end = v.kind == .delete ? v.seq : (next.map { $0 - 1 } ?? UInt64.max)
+                guard v.seq <= to && end >= from else { continue }
+                var row = [SQLValue](repeating: .null, count: spec.width)
+                for (n, p) in visible.enumerated() { row[spec.offset + n] = physical[p] }
+                let base = spec.offset + visible.count
+                row[base] = .int(Int64(v.seq))
+                row[base + 1] = try await time(v.seq)
+                if v.kind == .delete {
+                    row[base + 2] = row[base + 1]
+                } else if let next {
+                    row[base + 2] = try await time(next)
+                }
+                row[base + 3] = .text(op)
+                if let f = spec.filter, !(try await test(f, row, filterSubs)) { continue }
+                out.append(row)
+            }
+            i = j
+        }
+        return out
     }
 }

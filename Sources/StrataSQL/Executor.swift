@@ -35,8 +35,11 @@ final class Executor {
     var subqueryCache: [Int: [[SQLValue]]] = [:]
     /// Rows read so far, to bound runaway statements.
     var scanned = 0
+    /// The engine, for version history and commit timestamps.
+    let engine: Engine
 
-    init(source: ReadSource, snapshots: [Snapshot], subqueries: [SubqueryPlan], ctes: [Plan], ctx: EvalContext) {
+    init(engine: Engine, source: ReadSource, snapshots: [Snapshot], subqueries: [SubqueryPlan], ctes: [Plan], ctx: EvalContext) {
+        self.engine = engine
         self.source = source
         self.snapshots = snapshots
         self.subqueries = subqueries

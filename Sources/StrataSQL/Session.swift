@@ -239,7 +239,7 @@ public final class Session {
             let (temporal, snapshots) = try await resolveTemporal(statement, parameters)
             let planner = Planner(catalog: catalog, temporal: temporal)
             let prepared = try planner.prepare(q)
-            let exec = Executor(source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
+            let exec = Executor(engine: engine, source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
                                 ctx: EvalContext(params: parameters, statementTime: now))
             let rows = try await exec.run(prepared.plan)
             return StatementResult(tag: "SELECT \(rows.count)", columns: prepared.columns, rows: rows)

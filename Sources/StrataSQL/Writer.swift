@@ -86,7 +86,7 @@ final class Writer {
         if let q = c.asQuery {
             let planner = Planner(catalog: catalog)
             let prepared = try planner.prepare(q)
-            let exec = Executor(source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes, ctx: context())
+            let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes, ctx: context())
             queryRows = try await exec.run(prepared.plan)
             columns = prepared.columns.map { ColumnInfo(name: $0.name, type: $0.type == .unknown ? .text : $0.type) }
         }
@@ -511,7 +511,7 @@ final class Writer {
                 guard prepared.columns.count <= targets.count else {
                     throw SQLError(SQLError.syntaxError, "INSERT has more expressions than target columns")
                 }
-                let exec = Executor(source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes, ctx: context())
+                let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes, ctx: context())
                 sourceRows = try await exec.run(prepared.plan).map { $0.map { Optional($0) } }
             }
         } else {
@@ -554,7 +554,7 @@ final class Writer {
         let width = scope.width + 1
         let spec = ScanSpec(table: table, version: .current, offset: 0, width: width, access: planner.accessPath(table, 0, conds),
                             filter: planner.conjunction(conds), withKey: true)
-        let exec = Executor(source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
+        let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
         var out: [([UInt8], [SQLValue])] = []
         for r in try await exec.run(.scan(spec)) {
             guard case .bytes(let key) = r[width - 1], let bytes = try await tx.get(key) else { continue }
@@ -576,7 +576,7 @@ final class Writer {
             sets.append((p, try a.value.map { try planner.bind($0, scope).0 }))
         }
         let returning = try returning(u.returning, table, alias: u.alias)
-        let exec = Executor(source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
+        let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
         var out: [[SQLValue]] = []
         let rows = try await matchingRows(table, alias: u.alias, u.whereClause)
         for (key, old) in rows {

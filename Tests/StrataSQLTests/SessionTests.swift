@@ -142,4 +142,32 @@ import Testing
         #expect(await db.sqlState("SELECT * FROM p FOR SYSTEM_TIME AS OF TIMESTAMP '2001-01-01 00:00:00'") == "42P01")
         #expect(try await db.rows("SELECT count(*) FROM p FOR SYSTEM_TIME AS OF TIMESTAMP '2999-01-01 00:00:00'") == [["3"]])
     }
+
+    @Test func historyColumnsListEveryVersion() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE p (id INT PRIMARY KEY, price INT)")
+        _ = try await db.execute("INSERT INTO p VALUES (1, 10)")
+        let v1 = db.engine.head
+        _ = try await db.execute("UPDATE p SET price = 11 WHERE id = 1")
+        let v2 = db.engine.head
+        _ = try await db.execute("INSERT INTO p VALUES (2, 20)")
+        let v3 = db.engine.head
+        _ = try await db.execute("DELETE FROM p WHERE id = 1")
+        let v4 = db.engine.head
+        let all = try await db.rows("SELECT id, price, _version, _op, _valid_to IS NULL FROM p FOR SYSTEM_TIME ALL ORDER BY id, _version")
+        #expect(all == [["1", "10", "\(v1)", "insert", "f"], ["1", "11", "\(v2)", "update", "f"], ["1", "11", "\(v4)", "delete", "f"],
+                        ["2", "20", "\(v3)", "insert", "t"]])
+        // Validity intervals chain: each version ends where the next begins.
+        let chained = try await db.rows("""
+            SELECT count(*) FROM p FOR SYSTEM_TIME ALL AS a JOIN p FOR SYSTEM_TIME ALL AS b
+            ON a.id = b.id AND a._valid_to = b._valid_from AND a._op <> 'delete'
+            """)
+        #expect(chained == [["2"]])
+        // BETWEEN VERSION a AND b keeps the versions valid at some point in between.
+        #expect(try await db.rows("SELECT id, price FROM p FOR SYSTEM_TIME BETWEEN VERSION \(v2) AND \(v3) ORDER BY id, price")
+            == [["1", "11"], ["2", "20"]])
+        #expect(try await db.rows("SELECT id, price FROM p FOR SYSTEM_TIME FROM VERSION \(v1) TO \(v2)") == [["1", "10"]])
+        // Without history the system columns do not exist.
+        #expect(await db.sqlState("SELECT _version FROM p") == "42703")
+    }
 }
