@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
         .library(name: "StrataSQL", targets: ["StrataSQL"]),
         .library(name: "StrataSLT", targets: ["StrataSLT"]),
+        .library(name: "Strata", targets: ["Strata"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
     ],
     dependencies: [
@@ -24,12 +25,13 @@ let package = Package(
             dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "StrataSQL", dependencies: ["StrataEngine", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Strata", dependencies: ["StrataSQL", "StrataEngine", "StrataStore"]),
         .target(name: "StrataSLT", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .executableTarget(
             name: "StrataCLI",
             dependencies: [
-                "StrataStore", "StrataEngine", "StrataSQL", "StrataSLT", "CSQLite",
+                "Strata", "StrataStore", "StrataEngine", "StrataSQL", "StrataSLT", "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +39,7 @@ let package = Package(
             name: "StrataStoreTests",
             dependencies: ["StrataStore", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        .testTarget(name: "StrataTests", dependencies: ["Strata"]),
         .testTarget(name: "StrataSLTTests", dependencies: ["StrataSLT", "CSQLite"]),
         .testTarget(
             name: "StrataSQLTests",

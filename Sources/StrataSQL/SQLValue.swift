@@ -133,3 +133,18 @@ extension SQLValue {
 func NSDecimalToDouble(_ d: Decimal) -> Double {
     Double(d.description) ?? .nan
 }
+
+extension SQLValue: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByStringLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByNilLiteral
+{
+    /// An integer parameter: `[42]`.
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    /// A double parameter: `[1.5]`.
+    public init(floatLiteral value: Double) { self = .double(value) }
+    /// A text parameter: `["hello"]`.
+    public init(stringLiteral value: String) { self = .text(value) }
+    /// A boolean parameter.
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// NULL.
+    public init(nilLiteral: ()) { self = .null }
+}
