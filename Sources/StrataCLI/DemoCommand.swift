@@ -1,35 +1,29 @@
 import ArgumentParser
-import StrataEngine
+import Strata
 
-/// `strata demo [DB]`: the engine's main job in one run: commit, read back,
-/// read an older version, list history, verify.
+/// `strata demo [DB]`: Strata's main job in one run: SQL commits on a local database,
+/// the current state, the state as of an earlier commit, a row's history, and a verify.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "Commit, read back, read an older version and verify, on a local database.")
+        commandName: "demo", abstract: "Run SQL with time travel on a local database (default ./strata-data), then verify it.")
     @Argument(help: "Database directory.") var db: String = "./strata-data"
 
     func run() async throws {
-        let engine = try await openEngine(db)
-        print("opened \(db) at commit \(engine.head)")
-        let key = Array("greeting".utf8)
-        let before = try await engine.transactionWithSequence { tx in
-            tx.put(key, Array("hello".utf8))
-            tx.put(Array("visits".utf8), Array(String((Int(display(try await tx.get(Array("visits".utf8)) ?? Array("0".utf8))) ?? 0) + 1).utf8))
-        }.seq
-        print("commit \(before): greeting = hello")
-        let after = try await engine.put(key, Array("hello, world".utf8))
-        print("commit \(after): greeting = hello, world")
-        func line(_ label: String, _ value: [UInt8]?) {
-            print(label.padding(toLength: 14, withPad: " ", startingAt: 0) + "greeting = " + display(value ?? []))
+        let database = try await Database.open(db)
+        let session = Session(engine: database.engine)
+        print("opened \(db) at version \(database.version)\n")
+        func show(_ sql: String) async throws {
+            print("strata=> \(sql)")
+            for result in try await session.execute(sql) { print(ResultFormat.table.render(result)) }
         }
-        line("now:", try await engine.get(key))
-        line("as of \(before):", try await engine.get(key, at: before))
-        print("visits = \(display(try await engine.get(Array("visits".utf8)) ?? []))")
-        print("history of greeting:")
-        for v in try await engine.history(key).prefix(5) {
-            print("  \(v.seq)  \(formatTimestamp(v.timestamp))  \(display(v.value))")
-        }
-        await engine.close()
+        try await show("CREATE TABLE IF NOT EXISTS prices (item TEXT PRIMARY KEY, price NUMERIC NOT NULL, runs INT NOT NULL DEFAULT 1)")
+        try await show("INSERT INTO prices (item, price) VALUES ('coffee', 2.50), ('tea', 1.80) ON CONFLICT (item) DO UPDATE SET runs = prices.runs + 1")
+        let before = database.version
+        try await show("UPDATE prices SET price = price + 0.25 WHERE item = 'coffee'")
+        try await show("SELECT item, price, runs FROM prices ORDER BY item")
+        try await show("SELECT item, price FROM prices FOR SYSTEM_TIME AS OF VERSION \(before) ORDER BY item")
+        try await show("SELECT price, _version, _op, _valid_from FROM prices FOR SYSTEM_TIME ALL WHERE item = 'coffee' ORDER BY _version DESC LIMIT 4")
+        await database.close()
         let report = try await Engine.verify(try openStore(db))
         print("verify: \(report.entries) log entries, \(report.objects) objects: \(report.isValid ? "ok" : report.problems.joined(separator: "; "))")
         if !report.isValid { throw ExitCode(1) }

@@ -311,3 +311,10 @@ enum TemporalCollector {
         }
     }
 }
+
+extension StatementResult {
+    /// A text-columned result, for tools that print tables of their own.
+    public static func make(columns: [String], rows: [[SQLValue]]) -> StatementResult {
+        StatementResult(tag: "SELECT \(rows.count)", columns: columns.map { ResultColumn(name: $0, type: .text) }, rows: rows)
+    }
+}

@@ -59,10 +59,41 @@ func findRecord(_ seq: UInt64, in data: Data) -> Int? {
         let db = temporaryDirectory() + "/demo"
         let first = try await runStrata(["demo", db])
         #expect(first.status == 0, "\(first.output)")
-        #expect(first.output.contains("as of 1:      greeting = hello\n"))
+        // After the first run: coffee was inserted at 2.50 and raised to 2.75; AS OF shows 2.50.
+        #expect(first.output.contains(" coffee |  2.75 |    1\n"))
+        #expect(first.output.contains("FOR SYSTEM_TIME AS OF VERSION 2 ORDER BY item\n item   | price\n--------+-------\n coffee |   2.5\n"))
         let second = try await runStrata(["demo", db])
         #expect(second.status == 0)
-        #expect(second.output.contains("visits = 2"))
-        #expect(second.output.contains("verify: 4 log entries"))
+        #expect(second.output.contains(" coffee |     3 |    2\n"))
+        // Four versions of coffee: insert, update, upsert, update.
+        #expect(second.output.components(separatedBy: "| update |").count - 1 == 3)
+        #expect(second.output.contains("| insert |"))
+        #expect(second.output.contains("verify: 5 log entries"))
+    }
+
+    @Test func sqlCommandFormats() async throws {
+        let db = temporaryDirectory() + "/sql"
+        #expect(try await runStrata(["sql", db, "CREATE TABLE t (id INT PRIMARY KEY, name TEXT); INSERT INTO t VALUES (1, 'a,b'), (2, NULL)"])
+            == (0, "CREATE TABLE\nINSERT 0 2\n"))
+        #expect(try await runStrata(["sql", db, "SELECT * FROM t ORDER BY id"])
+            == (0, " id | name\n----+------\n  1 | a,b \n  2 |     \n(2 rows)\n"))
+        #expect(try await runStrata(["sql", db, "SELECT * FROM t ORDER BY id", "--format", "csv"]) == (0, "id,name\n1,\"a,b\"\n2,\n"))
+        #expect(try await runStrata(["sql", db, "SELECT * FROM t ORDER BY id", "--format", "json"])
+            == (0, "[{\"id\":1,\"name\":\"a,b\"},\n {\"id\":2,\"name\":null}]\n"))
+        let bad = try await runStrata(["sql", db, "SELECT nope FROM t"])
+        #expect(bad.status == 1 && bad.output.contains("42703"))
+    }
+
+    @Test func shellRunsMultiLineStatementsAndBackslashCommands() async throws {
+        let db = temporaryDirectory() + "/shell"
+        let script = "CREATE TABLE t (id INT PRIMARY KEY,\n  v TEXT NOT NULL);\nINSERT INTO t VALUES (1, 'x');\n\\dt\n\\d t\nSELECT v\nFROM t;\nSELECT bad;\n\\s\n"
+        let (status, output) = try await runStrata(["shell", db], input: script)
+        #expect(status == 0)
+        #expect(output.contains("CREATE TABLE\nINSERT 0 1\n"))
+        #expect(output.contains(" t    | table\n"))
+        #expect(output.contains(" v      | text    | not null |"))
+        #expect(output.contains(" v\n---\n x\n(1 row)\n"))
+        #expect(output.contains("ERROR: column \"bad\" does not exist"))
+        #expect(output.contains("3  SELECT v\nFROM t;"))
     }
 }

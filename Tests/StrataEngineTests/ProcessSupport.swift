@@ -14,7 +14,7 @@ final class StrataChild: Sendable {
     let outputPath: String
 
     /// Starts `strata arguments`; standard error goes to the same file when `mergeErrors`.
-    init(_ arguments: [String], output: String, mergeErrors: Bool = false) throws {
+    init(_ arguments: [String], output: String, mergeErrors: Bool = false, input: String? = nil) throws {
         outputPath = output
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         let p = Process()
@@ -23,6 +23,11 @@ final class StrataChild: Sendable {
         let file = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         p.standardOutput = file
         p.standardError = mergeErrors ? file : FileHandle.standardError
+        if let input {
+            let inputPath = output + ".in"
+            _ = FileManager.default.createFile(atPath: inputPath, contents: Data(input.utf8))
+            p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        }
         process = p
         p.terminationHandler = { [exit] p in
             let waiter = exit.state.withLock { s -> CheckedContinuation<Int32, Never>? in
@@ -64,9 +69,9 @@ final class StrataChild: Sendable {
 }
 
 /// Runs `strata` with arguments to completion; returns its exit status and output.
-func runStrata(_ args: [String]) async throws -> (status: Int32, output: String) {
+func runStrata(_ args: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
     let out = temporaryDirectory("run") + "/output.txt"
-    let child = try StrataChild(args, output: out, mergeErrors: true)
+    let child = try StrataChild(args, output: out, mergeErrors: true, input: input)
     let status = await child.wait()
     return (status, child.lines.map { $0 + "\n" }.joined())
 }

@@ -1,0 +1,53 @@
+/// A table's shape, for `\d` in the shell and for tools.
+public struct TableDescription: Sendable, Equatable {
+    /// A column: name, type, whether NULL is allowed, and the default's SQL.
+    public struct Column: Sendable, Equatable {
+        public var name: String
+        public var type: String
+        public var nullable: Bool
+        public var defaultSQL: String?
+    }
+    /// The table's name.
+    public var name: String
+    /// The visible columns in order.
+    public var columns: [Column]
+    /// The primary key's columns (empty when rows are keyed by a hidden row id).
+    public var primaryKey: [String]
+    /// Secondary indexes: name, columns, unique.
+    public var indexes: [(name: String, columns: [String], unique: Bool)]
+    /// CHECK constraints: name and SQL.
+    public var checks: [(name: String, sql: String)]
+
+    public static func == (a: TableDescription, b: TableDescription) -> Bool {
+        a.name == b.name && a.columns == b.columns && a.primaryKey == b.primaryKey
+            && a.indexes.map(\.name) == b.indexes.map(\.name) && a.checks.map(\.name) == b.checks.map(\.name)
+    }
+}
+
+extension Session {
+    /// The names of tables and views, sorted, with their kind (`table` or `view`).
+    public func relations() async throws -> [(name: String, kind: String)] {
+        let c = try await catalog(currentSource())
+        return (c.tables.keys.map { ($0, "table") } + c.views.keys.map { ($0, "view") }).sorted { $0.0 < $1.0 }
+    }
+
+    /// The description of table `name`, or nil when there is no such table.
+    public func describe(_ name: String) async throws -> TableDescription? {
+        let c = try await catalog(currentSource())
+        guard let t = c.tables[name] else { return nil }
+        return TableDescription(
+            name: t.name,
+            columns: t.visibleColumns.map { p in
+                let col = t.columns[p]
+                let type = col.maxLength.map { "character varying(\($0))" } ?? col.type.description
+                return TableDescription.Column(name: col.name, type: type, nullable: !col.notNull, defaultSQL: col.defaultSQL)
+            },
+            primaryKey: t.primaryKey.map { t.columns[$0].name },
+            indexes: t.indexes.map { ($0.name, $0.columns.map { t.columns[$0].name }, $0.unique) },
+            checks: t.checks.map { ($0.name, $0.sql) })
+    }
+
+    func currentSource() -> ReadSource {
+        transaction.map { .transaction($0) } ?? .snapshot(engine.snapshot())
+    }
+}
