@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "StrataSLTTests", dependencies: ["StrataSLT", "CSQLite"]),
         .testTarget(
             name: "StrataSQLTests",
-            dependencies: ["StrataSQL", "StrataSLT", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["StrataSQL", "StrataSLT", "StrataStore", "CSQLite", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "StrataEngineTests",

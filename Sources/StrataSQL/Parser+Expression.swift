@@ -8,15 +8,34 @@ extension Parser {
         return try orExpr()
     }
 
+    /// Counts one more level of nesting for an operator in a left-associative chain
+    /// (the tree grows one level deeper per operator); `levels` are released by the caller.
+    mutating func chain(_ levels: inout Int) throws {
+        try enter()
+        levels += 1
+    }
+
+    mutating func release(_ levels: Int) { depth -= levels }
+
     mutating func orExpr() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try andExpr()
-        while accept("or") { e = .binary("or", e, try andExpr()) }
+        while accept("or") {
+            try chain(&levels)
+            e = .binary("or", e, try andExpr())
+        }
         return e
     }
 
     mutating func andExpr() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try notExpr()
-        while accept("and") { e = .binary("and", e, try notExpr()) }
+        while accept("and") {
+            try chain(&levels)
+            e = .binary("and", e, try notExpr())
+        }
         return e
     }
 
@@ -30,8 +49,11 @@ extension Parser {
     }
 
     mutating func isExpr() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try comparison()
         while true {
+            try chain(&levels)
             if accept("isnull") {
                 e = .isNull(e, negated: false)
             } else if accept("notnull") {
@@ -61,9 +83,12 @@ extension Parser {
     static let comparisonOperators: Set<String> = ["=", "<>", "!=", "<", ">", "<=", ">="]
 
     mutating func comparison() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try patternExpr()
         while case .symbol(let op) = current.kind, Parser.comparisonOperators.contains(op) {
             advance()
+            try chain(&levels)
             let norm = op == "!=" ? "<>" : op
             if check("any") || check("some") || check("all"), checkAhead(1, "(") {
                 let all = check("all")
@@ -94,8 +119,11 @@ extension Parser {
     }
 
     mutating func patternExpr() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try otherOperatorExpr()
         while true {
+            try chain(&levels)
             let save = pos
             let negated = accept("not")
             if accept("between") {
@@ -133,37 +161,51 @@ extension Parser {
     static let otherOperators: Set<String> = ["||", "->", "->>", "@>", "<@", "&&", "<<", ">>", "&", "|", "#", "~"]
 
     mutating func otherOperatorExpr() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try additive()
         while case .symbol(let op) = current.kind, Parser.otherOperators.contains(op) {
             advance()
+            try chain(&levels)
             e = .binary(op, e, try additive())
         }
         return e
     }
 
     mutating func additive() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try multiplicative()
         while check("+") || check("-") {
             let op = check("+") ? "+" : "-"
             advance()
+            try chain(&levels)
             e = .binary(op, e, try multiplicative())
         }
         return e
     }
 
     mutating func multiplicative() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try power()
         while check("*") || check("/") || check("%") {
             let op = check("*") ? "*" : (check("/") ? "/" : "%")
             advance()
+            try chain(&levels)
             e = .binary(op, e, try power())
         }
         return e
     }
 
     mutating func power() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try unaryExpr()
-        while accept("^") { e = .binary("^", e, try unaryExpr()) }
+        while accept("^") {
+            try chain(&levels)
+            e = .binary("^", e, try unaryExpr())
+        }
         return e
     }
 
@@ -190,9 +232,12 @@ extension Parser {
     }
 
     mutating func postfix() throws -> Expr {
+        var levels = 0
+        defer { release(levels) }
         var e = try primary()
         while true {
             if accept("::") {
+                try chain(&levels)
                 e = .cast(e, try typeName())
             } else if check("collate") {
                 advance()

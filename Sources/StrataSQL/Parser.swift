@@ -7,7 +7,7 @@ import FoundationEssentials
 /// hostile input is rejected with 54001 instead of overflowing the stack.
 public struct Parser {
     /// The deepest nesting of expressions and subqueries the parser accepts.
-    public static let maxDepth = 200
+    public static let maxDepth = 400
 
     let lexer: Lexer
     var tokens: [Token]
