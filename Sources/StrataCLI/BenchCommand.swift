@@ -7,7 +7,7 @@ import StrataEngine
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks against SQLite, one line per workload.",
-        subcommands: [KV.self])
+        subcommands: [KV.self, SQL.self])
 
     struct KV: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -318,3 +318,23 @@ extension StatementResult {
         StatementResult(tag: "SELECT \(rows.count)", columns: columns.map { ResultColumn(name: $0, type: .text) }, rows: rows)
     }
 }
+
+/// A statement parsed once and run many times with different parameters.
+public struct PreparedStatement: Sendable {
+    /// The parsed statement.
+    public let statement: Statement
+    /// The SQL it came from.
+    public let sql: String
+}
+
+extension Session {
+    /// Parses `sql` (exactly one statement) for repeated execution.
+    public func prepare(_ sql: String) throws -> PreparedStatement {
+        PreparedStatement(statement: try Parser.parseOne(sql), sql: sql)
+    }
+
+    /// Runs a prepared statement with `parameters`.
+    public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
+        try await execute(prepared.statement, parameters)
+    }
+}
