@@ -26,6 +26,16 @@ public struct StatementResult: Sendable {
 /// sessions of the same engine.
 public final class SchemaCache: Sendable {
     private let entries = Mutex<[UInt64: Catalog]>([:])
+    /// The catalog for the most recently seen catalog record, by its exact bytes.
+    private let last = Mutex<(bytes: [UInt8], catalog: Catalog)?>(nil)
+
+    func get(metaBytes: [UInt8]) -> Catalog? {
+        last.withLock { l in l.flatMap { $0.bytes == metaBytes ? $0.catalog : nil } }
+    }
+
+    func remember(metaBytes: [UInt8], _ catalog: Catalog) {
+        last.withLock { $0 = (metaBytes, catalog) }
+    }
 
     /// Creates an empty cache.
     public init() {}
@@ -167,10 +177,15 @@ public final class Session {
         }
         let meta = try await source.get(KeyLayout.metaKey)
         guard let meta else { return Catalog.empty }
+        if let c = cache.get(metaBytes: meta) { return c }
         let version = (try? JSONDecoder().decode(CatalogMeta.self, from: Data(meta)))?.version ?? 0
-        if let c = cache.get(version) { return c }
+        if let c = cache.get(version) {
+            cache.remember(metaBytes: meta, c)
+            return c
+        }
         let c = try await loadCatalog(source)
         cache.put(c)
+        cache.remember(metaBytes: meta, c)
         return c
     }
 
@@ -319,12 +334,19 @@ extension StatementResult {
     }
 }
 
-/// A statement parsed once and run many times with different parameters.
+/// A statement parsed once and run many times with different parameters; a query's
+/// plan is kept and reused while the catalog stays the same.
 public struct PreparedStatement: Sendable {
     /// The parsed statement.
     public let statement: Statement
     /// The SQL it came from.
     public let sql: String
+    let plan = PlanCache()
+}
+
+/// The last plan of a prepared query and the catalog it was made for.
+final class PlanCache: Sendable {
+    let entry = Mutex<(Catalog, PreparedQuery)?>(nil)
 }
 
 extension Session {
@@ -335,6 +357,34 @@ extension Session {
 
     /// Runs a prepared statement with `parameters`.
     public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
-        try await execute(prepared.statement, parameters)
+        guard case .select(let q) = prepared.statement, !transactionFailed else {
+            return try await execute(prepared.statement, parameters)
+        }
+        let source: ReadSource = transaction.map { .transaction($0) } ?? .snapshot(engine.snapshot())
+        let catalog = try await catalog(source)
+        var temporal: [TemporalClause] = []
+        TemporalCollector.collect(prepared.statement, into: &temporal)
+        guard temporal.isEmpty else { return try await execute(prepared.statement, parameters) }
+        let query: PreparedQuery
+        if let (c, p) = prepared.plan.entry.withLock({ $0 }), c === catalog {
+            query = p
+        } else {
+            query = try Planner(catalog: catalog).prepare(q)
+            prepared.plan.entry.withLock { $0 = (catalog, query) }
+        }
+        do {
+            return try await runPrepared(query, parameters, source)
+        } catch {
+            if transaction != nil { transactionFailed = true }
+            throw error
+        }
+    }
+
+    func runPrepared(_ prepared: PreparedQuery, _ parameters: [SQLValue], _ source: ReadSource) async throws -> StatementResult {
+        let now = Int64(Engine.nowMicros) - DateTime.epochShift * DateTime.microsPerDay
+        let exec = Executor(engine: engine, source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes,
+                            ctx: EvalContext(params: parameters, statementTime: now))
+        let rows = try await exec.run(prepared.plan)
+        return StatementResult(tag: "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
     }
 }
