@@ -45,8 +45,8 @@ final class Writer {
                 throw SQLError(SQLError.undefinedObject, "relation \"\(name)\" does not exist")
             }
             return StatementResult(tag: "REINDEX")
-        case .alterTable:
-            throw SQLError(SQLError.featureNotSupported, "ALTER TABLE is not supported yet")
+        case .alterTable(let name, let ifExists, let actions):
+            return try await alterTable(name, ifExists, actions)
         default:
             throw SQLError(SQLError.featureNotSupported, "statement not supported")
         }
@@ -265,6 +265,155 @@ final class Writer {
             try await reloadCatalog()
         }
         return StatementResult(tag: "DROP VIEW")
+    }
+
+    func alterTable(_ name: String, _ ifExists: Bool, _ actions: [AlterAction]) async throws -> StatementResult {
+        guard var table = catalog.tables[name] else {
+            if ifExists { return StatementResult(tag: "ALTER TABLE") }
+            throw SQLError(SQLError.undefinedTable, "relation \"\(name)\" does not exist")
+        }
+        _ = try await bumpCatalog()
+        let originalName = table.name
+        func column(_ n: String) throws -> Int {
+            guard let p = table.column(named: n) else {
+                throw SQLError(SQLError.undefinedColumn, "column \"\(n)\" of relation \"\(table.name)\" does not exist")
+            }
+            return p
+        }
+        func addUnique(_ cols: [Int], _ constraintName: String?) async throws {
+            let n = constraintName ?? "\(table.name)_\(cols.map { table.columns[$0].name }.joined(separator: "_"))_key"
+            if catalog.nameInUse(n) || table.indexes.contains(where: { $0.name == n }) {
+                throw SQLError(SQLError.duplicateTable, "relation \"\(n)\" already exists")
+            }
+            let index = IndexInfo(id: table.nextIndexId, name: n, columns: cols, unique: true, isConstraint: true)
+            table.nextIndexId += 1
+            table.indexes.append(index)
+            for (key, row) in try await allRows(table) {
+                try await checkUnique(table, index, row, rowKey: key)
+                tx.put(indexKey(table, index, row, rowKey: key), key)
+            }
+        }
+        func validateRows() async throws {
+            for (_, row) in try await allRows(table) {
+                var r = row
+                try validate(table, &r)
+            }
+        }
+        for action in actions {
+            switch action {
+            case .addColumn(let def, let ifNotExists):
+                if table.column(named: def.name) != nil {
+                    if ifNotExists { continue }
+                    throw SQLError(SQLError.duplicateColumn, "column \"\(def.name)\" of relation \"\(table.name)\" already exists")
+                }
+                if def.primaryKey || def.references != nil {
+                    throw SQLError(SQLError.featureNotSupported, "adding a PRIMARY KEY or REFERENCES column is not supported yet")
+                }
+                var col = ColumnInfo(name: def.name, type: def.type.type)
+                if def.type.type == .text, let n = def.type.modifiers.first { col.maxLength = n }
+                col.notNull = def.notNull
+                col.defaultSQL = def.defaultSQL
+                table.columns.append(col)
+                let p = table.columns.count - 1
+                let value = try Cast.cast(try defaultValue(table, p), to: col.type, length: col.maxLength, explicit: false)
+                if !value.isNull { table.columns[p].missing = RowEncoding.encode([value]) }
+                for (k, check) in def.checks.enumerated() {
+                    table.checks.append(CheckInfo(name: "\(table.name)_\(def.name)_check\(k == 0 ? "" : String(k))", sql: check))
+                }
+                if def.unique { try await addUnique([p], nil) }
+                if col.notNull || !def.checks.isEmpty {
+                    do { try await validateRows() } catch SQLError.notNullViolation {
+                        throw SQLError(SQLError.notNullViolation, "column \"\(def.name)\" of relation \"\(table.name)\" contains null values")
+                    }
+                }
+            case .dropColumn(let n, let ifExists):
+                guard let p = table.column(named: n) else {
+                    if ifExists { continue }
+                    throw SQLError(SQLError.undefinedColumn, "column \"\(n)\" of relation \"\(table.name)\" does not exist")
+                }
+                if table.primaryKey.contains(p) {
+                    throw SQLError(SQLError.dependentObjectsStillExist, "cannot drop column \(n) of table \(table.name) because the primary key depends on it")
+                }
+                for index in table.indexes where index.columns.contains(p) {
+                    for kv in try await tx.scan(KeyRange.prefix(table.prefix(index: index.id)), limit: .max) { tx.delete(kv.key) }
+                }
+                table.indexes.removeAll { $0.columns.contains(p) }
+                table.columns[p].dropped = true
+                table.columns[p].name = "........dropped.\(p)........"
+                let scope = rowScope(table)
+                table.checks.removeAll { check in
+                    (try? Planner(catalog: catalog).bind(try Parser.expressionOnly(check.sql), scope)) == nil
+                }
+            case .renameColumn(let from, let to):
+                let p = try column(from)
+                if table.column(named: to) != nil {
+                    throw SQLError(SQLError.duplicateColumn, "column \"\(to)\" of relation \"\(table.name)\" already exists")
+                }
+                table.columns[p].name = to
+                let scope = rowScope(table)
+                for check in table.checks where (try? Planner(catalog: catalog).bind(try Parser.expressionOnly(check.sql), scope)) == nil {
+                    throw SQLError(SQLError.featureNotSupported, "cannot rename column \"\(from)\": CHECK constraint \(check.name) uses it")
+                }
+            case .renameTable(let newName):
+                if catalog.nameInUse(newName) { throw SQLError(SQLError.duplicateTable, "relation \"\(newName)\" already exists") }
+                table.name = newName
+            case .addConstraint(let c):
+                switch c {
+                case .unique(let names, let n): try await addUnique(try names.map(column), n)
+                case .check(let sql, let n):
+                    _ = try Planner(catalog: catalog).bind(try Parser.expressionOnly(sql), rowScope(table))
+                    table.checks.append(CheckInfo(name: n ?? "\(table.name)_check\(table.checks.isEmpty ? "" : String(table.checks.count))", sql: sql))
+                    try await validateRows()
+                case .primaryKey(let names, let n):
+                    guard table.primaryKey.isEmpty else {
+                        throw SQLError(SQLError.invalidTableDefinition, "multiple primary keys for table \"\(table.name)\" are not allowed")
+                    }
+                    let cols = try names.map(column)
+                    let old = table
+                    let rows = try await allRows(old)
+                    for (key, row) in rows { removeRow(old, key, row) }
+                    table.primaryKey = cols
+                    table.primaryKeyName = n
+                    for p in cols { table.columns[p].notNull = true }
+                    for (_, row) in rows {
+                        if case .inserted = try await insertRow(table, row, onConflict: nil) {} else {
+                            throw SQLError(SQLError.internalError, "re-keying a row failed")
+                        }
+                    }
+                case .foreignKey: throw SQLError(SQLError.featureNotSupported, "FOREIGN KEY constraints are not supported yet")
+                }
+            case .dropConstraint(let n, let ifExists):
+                if let i = table.checks.firstIndex(where: { $0.name == n }) {
+                    table.checks.remove(at: i)
+                } else if let index = table.indexes.first(where: { $0.name == n && $0.isConstraint }) {
+                    for kv in try await tx.scan(KeyRange.prefix(table.prefix(index: index.id)), limit: .max) { tx.delete(kv.key) }
+                    table.indexes.removeAll { $0.id == index.id }
+                } else if n == (table.primaryKeyName ?? "\(table.name)_pkey"), !table.primaryKey.isEmpty {
+                    throw SQLError(SQLError.featureNotSupported, "dropping a primary key is not supported yet")
+                } else if !ifExists {
+                    throw SQLError(SQLError.undefinedObject, "constraint \"\(n)\" of relation \"\(table.name)\" does not exist")
+                }
+            case .setNotNull(let n, let on):
+                let p = try column(n)
+                if !on && table.primaryKey.contains(p) {
+                    throw SQLError(SQLError.invalidTableDefinition, "column \"\(n)\" is in a primary key")
+                }
+                table.columns[p].notNull = on
+                if on {
+                    do { try await validateRows() } catch SQLError.notNullViolation {
+                        throw SQLError(SQLError.notNullViolation, "column \"\(n)\" of relation \"\(table.name)\" contains null values")
+                    }
+                }
+            case .setDefault(let n, _, let sql):
+                let p = try column(n)
+                if let sql { _ = try Planner(catalog: catalog).bind(try Parser.expressionOnly(sql), Scope(parent: nil)) }
+                table.columns[p].defaultSQL = sql
+            }
+        }
+        if table.name != originalName { tx.delete(KeyLayout.tableKey(originalName)) }
+        save(table)
+        try await reloadCatalog()
+        return StatementResult(tag: "ALTER TABLE")
     }
 
     // MARK: Rows

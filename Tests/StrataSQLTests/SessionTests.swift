@@ -170,4 +170,36 @@ import Testing
         // Without history the system columns do not exist.
         #expect(await db.sqlState("SELECT _version FROM p") == "42703")
     }
+
+    @Test func alterTableAndTimeTravelAcrossIt() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE t (id INT, name TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+        let before = db.engine.head
+        _ = try await db.execute("ALTER TABLE t ADD COLUMN score INT NOT NULL DEFAULT 7")
+        #expect(try await db.rows("SELECT id, score FROM t ORDER BY id") == [["1", "7"], ["2", "7"]])
+        // The column added later is absent as of before.
+        #expect(await db.sqlState("SELECT score FROM t FOR SYSTEM_TIME AS OF VERSION \(before)") == "42703")
+        #expect(try await db.rows("SELECT * FROM t FOR SYSTEM_TIME AS OF VERSION \(before) ORDER BY id") == [["1", "a"], ["2", "b"]])
+        #expect(await db.sqlState("ALTER TABLE t ADD COLUMN z INT NOT NULL") == "23502")
+        _ = try await db.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
+        #expect(await db.sqlState("INSERT INTO t VALUES (1, 'dup', 1)") == "23505")
+        let plan = try await db.rows("EXPLAIN SELECT * FROM t WHERE id = 2").map { $0[0] }.joined()
+        #expect(plan.contains("Primary Key Lookup"))
+        _ = try await db.execute("ALTER TABLE t RENAME COLUMN name TO label")
+        _ = try await db.execute("ALTER TABLE t DROP COLUMN score")
+        #expect(try await db.rows("SELECT * FROM t ORDER BY id") == [["1", "a"], ["2", "b"]])
+        _ = try await db.execute("ALTER TABLE t ADD COLUMN score TEXT DEFAULT 'new'")
+        #expect(try await db.rows("SELECT label, score FROM t WHERE id = 1") == [["a", "new"]])
+        _ = try await db.execute("ALTER TABLE t ADD CONSTRAINT label_unique UNIQUE (label)")
+        #expect(await db.sqlState("INSERT INTO t VALUES (3, 'a')") == "23505")
+        _ = try await db.execute("ALTER TABLE t DROP CONSTRAINT label_unique")
+        #expect(try await db.tag("INSERT INTO t VALUES (3, 'a')") == "INSERT 0 1")
+        _ = try await db.execute("ALTER TABLE t ADD CONSTRAINT positive CHECK (id > 0)")
+        #expect(await db.sqlState("INSERT INTO t VALUES (-1, 'x')") == "23514")
+        _ = try await db.execute("ALTER TABLE t RENAME TO u")
+        #expect(await db.sqlState("SELECT * FROM t") == "42P01")
+        #expect(try await db.rows("SELECT count(*) FROM u") == [["3"]])
+        // The old name still answers as of before the rename.
+        #expect(try await db.rows("SELECT count(*) FROM t FOR SYSTEM_TIME AS OF VERSION \(before)") == [["2"]])
+    }
 }
