@@ -49,9 +49,20 @@ final class Executor {
 
     // MARK: Expressions with subqueries
 
+    /// The subqueries `e` needs, including those inside the left operands of IN and
+    /// ANY/ALL subqueries (which have lower numbers, so ascending order computes them first).
     func subqueryIndexes(_ e: BExpr) -> [Int] {
         var s = Set<Int>()
         e.subqueries(into: &s)
+        var pending = Array(s)
+        while let i = pending.popLast() {
+            var inner = Set<Int>()
+            switch subqueries[i].kind {
+            case .inList(let lhs, _), .quantified(_, let lhs, _): lhs.subqueries(into: &inner)
+            case .scalar, .exists: break
+            }
+            for j in inner where s.insert(j).inserted { pending.append(j) }
+        }
         return s.sorted()
     }
 

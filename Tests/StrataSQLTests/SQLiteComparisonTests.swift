@@ -138,7 +138,7 @@ final class SQLiteReference {
 @Suite struct SQLiteComparisonTests {
     /// Random schemas, data and queries give the same rows (as multisets) in Strata and SQLite.
     @Test func randomQueriesMatchSQLite() async throws {
-        await propertyCheck(count: 60, input: Gen.int(in: 0...Int.max)) { seed in
+        await propertyCheck(count: 150, input: Gen.int(in: 0...Int.max)) { seed in
             var gen = QueryGenerator(rng: SeededRandom(state: UInt64(seed)))
             let sqlite = SQLiteReference()
             guard let strata = try? await memorySession() else {

@@ -202,4 +202,19 @@ import Testing
         // The old name still answers as of before the rename.
         #expect(try await db.rows("SELECT count(*) FROM t FOR SYSTEM_TIME AS OF VERSION \(before)") == [["2"]])
     }
+
+    /// Found by the SQLite comparison: a subquery inside the left operand of IN must be
+    /// computed for each row, not left over from the previous one.
+    @Test func subqueryInsideTheLeftOperandOfIn() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("""
+            CREATE TABLE t1 (a INT PRIMARY KEY, b INT, c INT); CREATE TABLE t2 (x INT, y INT);
+            INSERT INTO t1 VALUES (1, 2, -4), (-27, -9, 1);
+            INSERT INTO t2 VALUES (1, NULL), (2, 2), (-9, -3);
+            """)
+        #expect(try await db.rows("""
+            SELECT a FROM t1 WHERE CASE WHEN EXISTS (SELECT 1 FROM t2 WHERE t2.x = a) THEN b ELSE abs(c) END
+            IN (SELECT x FROM t2 WHERE y > -4) ORDER BY a
+            """) == [["1"]])
+    }
 }
