@@ -96,12 +96,24 @@ public final class Transaction {
     /// True when the transaction has written nothing.
     public var isReadOnly: Bool { writes.isEmpty }
 
+    /// The transaction's writes so far, to return to with ``rollback(to:)`` (SQL SAVEPOINT).
+    /// What was read stays recorded: validation stays at least as strict.
+    public func savepoint() -> TransactionSavepoint { TransactionSavepoint(writes: writes) }
+
+    /// Forgets every write made after `savepoint` was taken.
+    public func rollback(to savepoint: TransactionSavepoint) { writes = savepoint.writes }
+
     func request() -> CommitRequest {
         var muts = Array(writes.values)
         muts.sort { compareBytes($0.key, $1.key) < 0 }
         return CommitRequest(
             .data(writes: muts, snapshot: snapshot.seq, readKeys: Array(readKeys), readRanges: readRanges))
     }
+}
+
+/// A transaction's write set at one moment, from ``Transaction/savepoint()``.
+public struct TransactionSavepoint: Sendable {
+    let writes: [[UInt8]: Mutation]
 }
 
 extension Engine {

@@ -76,6 +76,8 @@ public final class Session {
     let cache: SchemaCache
     var transaction: Transaction?
     var transactionFailed = false
+    /// Open savepoints, oldest first, with the write set and catalog state when taken.
+    var savepoints: [(name: String, point: TransactionSavepoint, catalogDirty: Bool)] = []
     var catalogDirty = false
     /// Settings changed with SET.
     public var settings: [String: String] = [:]
@@ -106,6 +108,7 @@ public final class Session {
             transaction = engine.beginTransaction()
             transactionFailed = false
             catalogDirty = false
+            savepoints = []
             return StatementResult(tag: "BEGIN")
         case .commit:
             guard let tx = transaction else { return StatementResult(tag: "COMMIT") }
@@ -116,9 +119,37 @@ public final class Session {
         case .rollback:
             transaction = nil
             transactionFailed = false
+            savepoints = []
             return StatementResult(tag: "ROLLBACK")
-        case .savepoint, .releaseSavepoint, .rollbackToSavepoint:
-            throw SQLError(SQLError.featureNotSupported, "savepoints are not supported yet")
+        case .savepoint(let name):
+            guard let tx = transaction else {
+                throw SQLError(SQLError.noActiveTransaction, "SAVEPOINT can only be used in transaction blocks")
+            }
+            if transactionFailed {
+                throw SQLError(SQLError.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            }
+            savepoints.append((name, tx.savepoint(), catalogDirty))
+            return StatementResult(tag: "SAVEPOINT")
+        case .releaseSavepoint(let name), .rollbackToSavepoint(let name):
+            guard let tx = transaction else {
+                throw SQLError(SQLError.noActiveTransaction, "\(statement == .releaseSavepoint(name) ? "RELEASE" : "ROLLBACK TO") SAVEPOINT can only be used in transaction blocks")
+            }
+            guard let i = savepoints.lastIndex(where: { $0.name == name }) else {
+                transactionFailed = true
+                throw SQLError(SQLError.invalidSavepoint, "savepoint \"\(name)\" does not exist")
+            }
+            if case .releaseSavepoint = statement {
+                if transactionFailed {
+                    throw SQLError(SQLError.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+                }
+                savepoints.removeSubrange(i...)
+                return StatementResult(tag: "RELEASE")
+            }
+            tx.rollback(to: savepoints[i].point)
+            catalogDirty = savepoints[i].catalogDirty
+            savepoints.removeSubrange((i + 1)...)
+            transactionFailed = false
+            return StatementResult(tag: "ROLLBACK")
         case .set(let name, let value):
             settings[name] = value
             return StatementResult(tag: "SET")

@@ -217,4 +217,27 @@ import Testing
             IN (SELECT x FROM t2 WHERE y > -4) ORDER BY a
             """) == [["1"]])
     }
+
+    @Test func savepoints() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        #expect(await db.sqlState("SAVEPOINT a") == "25P01")
+        _ = try await db.execute("BEGIN; INSERT INTO t VALUES (1); SAVEPOINT a; INSERT INTO t VALUES (2); SAVEPOINT b; INSERT INTO t VALUES (3)")
+        #expect(try await db.tag("ROLLBACK TO SAVEPOINT b") == "ROLLBACK")
+        #expect(try await db.rows("SELECT id FROM t ORDER BY id") == [["1"], ["2"]])
+        // An error, then ROLLBACK TO recovers the transaction.
+        #expect(await db.sqlState("INSERT INTO t VALUES (1)") == "23505")
+        #expect(await db.sqlState("SELECT 1") == "25P02")
+        _ = try await db.execute("ROLLBACK TO a")
+        #expect(try await db.rows("SELECT id FROM t ORDER BY id") == [["1"]])
+        // DDL after a savepoint is undone with it.
+        _ = try await db.execute("SAVEPOINT c; CREATE TABLE u (x INT); ROLLBACK TO SAVEPOINT c")
+        #expect(await db.sqlState("SELECT * FROM u") == "42P01")
+        _ = try await db.execute("ROLLBACK TO a")  // a is still there after rolling back to it
+        _ = try await db.execute("INSERT INTO t VALUES (5); RELEASE a")
+        #expect(await db.sqlState("ROLLBACK TO a") == "3B001")
+        _ = try await db.execute("ROLLBACK")
+        _ = try await db.execute("BEGIN; INSERT INTO t VALUES (9); SAVEPOINT s; INSERT INTO t VALUES (10); RELEASE SAVEPOINT s; COMMIT")
+        #expect(try await db.rows("SELECT id FROM t ORDER BY id") == [["9"], ["10"]])
+    }
 }
