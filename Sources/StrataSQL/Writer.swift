@@ -24,7 +24,7 @@ final class Writer {
     func run(_ statement: Statement) async throws -> StatementResult {
         switch statement {
         case .createTable(let c): return try await createTable(c)
-        case .dropTable(let names, let ifExists, _): return try await dropTables(names, ifExists)
+        case .dropTable(let names, let ifExists, let cascade): return try await dropTables(names, ifExists, cascade)
         case .createIndex(let name, let table, let columns, let unique, let ifNotExists):
             return try await createIndex(name, table, columns, unique, ifNotExists)
         case .dropIndex(let names, let ifExists): return try await dropIndexes(names, ifExists)
@@ -37,6 +37,9 @@ final class Writer {
         case .truncate(let names):
             for n in names {
                 guard let t = catalog.tables[n] else { throw SQLError(SQLError.undefinedTable, "relation \"\(n)\" does not exist") }
+                if let other = catalog.tables.values.first(where: { o in !names.contains(o.name) && o.foreignKeys.contains { $0.table == n } }) {
+                    throw SQLError(SQLError.featureNotSupported, "cannot truncate a table referenced in a foreign key constraint: table \"\(other.name)\" references \"\(n)\"")
+                }
                 try await deleteAll(t)
             }
             return StatementResult(tag: "TRUNCATE TABLE")
@@ -82,6 +85,7 @@ final class Writer {
         var primaryKey: [Int] = []
         var checks: [CheckInfo] = []
         var uniques: [([Int], String?)] = []
+        var foreignKeys: [([String], ForeignKeyDefinition, String?)] = []
         var queryRows: [[SQLValue]]? = nil
         if let q = c.asQuery {
             let planner = Planner(catalog: catalog)
@@ -107,7 +111,7 @@ final class Writer {
             for (k, check) in def.checks.enumerated() {
                 checks.append(CheckInfo(name: "\(c.name)_\(def.name)_check\(k == 0 ? "" : String(k))", sql: check))
             }
-            if def.references != nil { throw SQLError(SQLError.featureNotSupported, "FOREIGN KEY constraints are not supported yet") }
+            if let fk = def.references { foreignKeys.append(([def.name], fk, nil)) }
             columns.append(col)
         }
         func positions(_ names: [String]) throws -> [Int] {
@@ -128,11 +132,8 @@ final class Writer {
                 for p in primaryKey { columns[p].notNull = true }
             case .unique(let names, let name): uniques.append((try positions(names), name))
             case .check(let sql, let name): checks.append(CheckInfo(name: name ?? "\(c.name)_check\(checks.isEmpty ? "" : String(checks.count))", sql: sql))
-            case .foreignKey: throw SQLError(SQLError.featureNotSupported, "FOREIGN KEY constraints are not supported yet")
+            case .foreignKey(let cols, let fk, let name): foreignKeys.append((cols, fk, name))
             }
-        }
-        if columns.isEmpty && c.asQuery == nil {
-            // PostgreSQL allows zero-column tables; so do we.
         }
         let id = try await bumpCatalog()
         var table = TableInfo(id: id, name: c.name, columns: columns, primaryKey: primaryKey, primaryKeyName: pkName)
@@ -141,6 +142,9 @@ final class Writer {
             let n = name ?? "\(c.name)_\(cols.map { columns[$0].name }.joined(separator: "_"))_key"
             table.indexes.append(IndexInfo(id: table.nextIndexId, name: n, columns: cols, unique: true, isConstraint: true))
             table.nextIndexId += 1
+        }
+        for (cols, fk, name) in foreignKeys {
+            table.foreignKeys.append(try foreignKey(table, try positions(cols), fk, name))
         }
         // Validate defaults and checks now, as PostgreSQL does.
         let rowScope = Scope(parent: nil)
@@ -169,12 +173,20 @@ final class Writer {
         }
     }
 
-    func dropTables(_ names: [String], _ ifExists: Bool) async throws -> StatementResult {
+    func dropTables(_ names: [String], _ ifExists: Bool, _ cascade: Bool) async throws -> StatementResult {
         for n in names {
             guard let t = catalog.tables[n] else {
                 if ifExists { continue }
                 if catalog.views[n] != nil { throw SQLError(SQLError.wrongObjectType, "\"\(n)\" is not a table") }
                 throw SQLError(SQLError.undefinedTable, "table \"\(n)\" does not exist")
+            }
+            for other in catalog.tables.values where other.name != n && other.foreignKeys.contains(where: { $0.table == n }) {
+                guard cascade else {
+                    throw SQLError(SQLError.dependentObjectsStillExist, "cannot drop table \(n) because other objects depend on it: a foreign key of table \(other.name)")
+                }
+                var changed = other
+                changed.foreignKeys.removeAll { $0.table == n }
+                save(changed)
             }
             _ = try await bumpCatalog()
             try await deleteAll(t)
@@ -380,11 +392,16 @@ final class Writer {
                             throw SQLError(SQLError.internalError, "re-keying a row failed")
                         }
                     }
-                case .foreignKey: throw SQLError(SQLError.featureNotSupported, "FOREIGN KEY constraints are not supported yet")
+                case .foreignKey(let names, let fk, let n):
+                    let info = try foreignKey(table, try names.map(column), fk, n)
+                    table.foreignKeys.append(info)
+                    for (_, row) in try await allRows(table) { try await checkReference(table, info, row) }
                 }
             case .dropConstraint(let n, let ifExists):
                 if let i = table.checks.firstIndex(where: { $0.name == n }) {
                     table.checks.remove(at: i)
+                } else if let i = table.foreignKeys.firstIndex(where: { $0.name == n }) {
+                    table.foreignKeys.remove(at: i)
                 } else if let index = table.indexes.first(where: { $0.name == n && $0.isConstraint }) {
                     for kv in try await tx.scan(KeyRange.prefix(table.prefix(index: index.id)), limit: .max) { tx.delete(kv.key) }
                     table.indexes.removeAll { $0.id == index.id }
@@ -575,6 +592,7 @@ final class Writer {
             try await replaceRow(table, conflict, existing, updated)
             return .updated(updated)
         }
+        for fk in table.foreignKeys { try await checkReference(table, fk, row) }
         writeRow(table, key, row)
         return .inserted(row)
     }
@@ -592,8 +610,12 @@ final class Writer {
                 throw uniqueViolation(table, index.name, index.columns, row)
             }
         }
+        for fk in table.foreignKeys where fk.columns.contains(where: { old[$0] != row[$0] }) {
+            try await checkReference(table, fk, row)
+        }
         removeRow(table, oldKey, old)
         writeRow(table, newKey, row)
+        try await referencedRowChanges(table, old, row)
     }
 
     func returning(_ items: [SelectItem], _ table: TableInfo, alias: String?) throws -> ([ResultColumn], [BExpr])? {
@@ -753,6 +775,8 @@ final class Writer {
         var out: [[SQLValue]] = []
         let rows = try await matchingRows(table, alias: d.alias, d.whereClause)
         for (key, old) in rows {
+            guard try await tx.get(key) != nil else { continue }  // removed by a cascade already
+            try await referencedRowChanges(table, old, nil)
             removeRow(table, key, old)
             if let (_, exprs) = returning {
                 let v = table.visibleColumns.map { old[$0] }
@@ -761,6 +785,120 @@ final class Writer {
         }
         return StatementResult(tag: "DELETE \(rows.count)", columns: returning?.0 ?? [], rows: out, rowsAffected: rows.count)
     }
+}
+
+extension Writer {
+    /// Resolves a FOREIGN KEY definition of `table` (which may reference itself).
+    func foreignKey(_ table: TableInfo, _ cols: [Int], _ def: ForeignKeyDefinition, _ name: String?) throws -> ForeignKeyInfo {
+        guard let target = def.table == table.name ? table : catalog.tables[def.table] else {
+            throw SQLError(SQLError.undefinedTable, "relation \"\(def.table)\" does not exist")
+        }
+        let refCols: [Int]
+        if def.columns.isEmpty {
+            guard !target.primaryKey.isEmpty else {
+                throw SQLError(SQLError.invalidForeignKey, "there is no primary key for referenced table \"\(target.name)\"")
+            }
+            refCols = target.primaryKey
+        } else {
+            refCols = try def.columns.map { c in
+                guard let p = target.column(named: c) else {
+                    throw SQLError(SQLError.undefinedColumn, "column \"\(c)\" referenced in foreign key constraint does not exist")
+                }
+                return p
+            }
+        }
+        guard refCols.count == cols.count else {
+            throw SQLError(SQLError.invalidForeignKey, "number of referencing and referenced columns for foreign key disagree")
+        }
+        guard refCols == target.primaryKey || target.indexes.contains(where: { $0.unique && $0.columns == refCols }) else {
+            throw SQLError(SQLError.invalidForeignKey, "there is no unique constraint matching given keys for referenced table \"\(target.name)\"")
+        }
+        for (c, r) in zip(cols, refCols) {
+            let a = table.columns[c].type
+            let b = target.columns[r].type
+            guard a == b || (a.isNumeric && b.isNumeric) else {
+                throw SQLError(SQLError.datatypeMismatch, "foreign key columns \"\(table.columns[c].name)\" and \"\(target.columns[r].name)\" are of incompatible types: \(a) and \(b)")
+            }
+        }
+        let n = name ?? "\(table.name)_\(cols.map { table.columns[$0].name }.joined(separator: "_"))_fkey"
+        return ForeignKeyInfo(name: n, columns: cols, table: target.name, refColumns: refCols, onDelete: def.onDelete, onUpdate: def.onUpdate)
+    }
+
+    /// Checks that the row `row` of `table` references an existing row (unless a key column is NULL).
+    func checkReference(_ table: TableInfo, _ fk: ForeignKeyInfo, _ row: [SQLValue]) async throws {
+        let values = fk.columns.map { row[$0] }
+        if values.contains(where: \.isNull) { return }
+        guard let target = fk.table == table.name ? table : catalog.tables[fk.table] else {
+            throw SQLError(SQLError.undefinedTable, "relation \"\(fk.table)\" does not exist")
+        }
+        let converted = try zip(values, fk.refColumns).map { try Cast.cast($0, to: target.columns[$1].type, length: nil, explicit: true) }
+        var found = false
+        if fk.refColumns == target.primaryKey {
+            found = try await tx.get(KeyEncoding.encode(converted, prefix: target.prefix())) != nil
+        } else if let index = target.indexes.first(where: { $0.unique && $0.columns == fk.refColumns }) {
+            found = !(try await tx.scan(KeyRange.prefix(KeyEncoding.encode(converted, prefix: target.prefix(index: index.id))), limit: 1).isEmpty)
+        }
+        if !found {
+            let names = fk.columns.map { table.columns[$0].name }.joined(separator: ", ")
+            let shown = values.map { $0.text ?? "null" }.joined(separator: ", ")
+            throw SQLError(SQLError.foreignKeyViolation, "insert or update on table \"\(table.name)\" violates foreign key constraint \"\(fk.name)\": Key (\(names))=(\(shown)) is not present in table \"\(target.name)\".")
+        }
+    }
+
+    /// Applies the referencing tables' ON DELETE / ON UPDATE actions when a row of `table`
+    /// is deleted (`new` nil) or its referenced columns change.
+    func referencedRowChanges(_ table: TableInfo, _ old: [SQLValue], _ new: [SQLValue]?) async throws {
+        for child in catalog.tables.values {
+            for fk in child.foreignKeys where fk.table == table.name {
+                let oldKey = fk.refColumns.map { old[$0] }
+                if oldKey.contains(where: \.isNull) { continue }
+                if let new, fk.refColumns.allSatisfy({ old[$0] == new[$0] }) { continue }
+                let action = new == nil ? fk.onDelete : fk.onUpdate
+                let childTable = catalog.tables[child.name] ?? child
+                for (key, row) in try await referencingRows(childTable, fk, oldKey) {
+                    if child.name == table.name, let new, key == KeyEncoding.encode(table.primaryKey.map { new[$0] }, prefix: table.prefix()) { continue }
+                    switch action {
+                    case .noAction, .restrict:
+                        throw SQLError(SQLError.foreignKeyViolation, "update or delete on table \"\(table.name)\" violates foreign key constraint \"\(fk.name)\" on table \"\(child.name)\"")
+                    case .cascade:
+                        if let new {
+                            var changed = row
+                            for (c, r) in zip(fk.columns, fk.refColumns) { changed[c] = new[r] }
+                            try await replaceRow(childTable, key, row, changed)
+                        } else {
+                            try await referencedRowChanges(childTable, row, nil)
+                            removeRow(childTable, key, row)
+                        }
+                    case .setNull, .setDefault:
+                        var changed = row
+                        for c in fk.columns { changed[c] = action == .setNull ? .null : try defaultValue(childTable, c) }
+                        try await replaceRow(childTable, key, row, changed)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows of `child` whose foreign key `fk` holds `values`.
+    func referencingRows(_ child: TableInfo, _ fk: ForeignKeyInfo, _ values: [SQLValue]) async throws -> [([UInt8], [SQLValue])] {
+        let converted = try zip(values, fk.columns).map { try Cast.cast($0, to: child.columns[$1].type, length: nil, explicit: true) }
+        if let index = child.indexes.first(where: { Array($0.columns.prefix(fk.columns.count)) == fk.columns }) {
+            var out: [([UInt8], [SQLValue])] = []
+            for kv in try await tx.scan(KeyRange.prefix(KeyEncoding.encode(converted, prefix: child.prefix(index: index.id))), limit: .max) {
+                if let bytes = try await tx.get(kv.value) { out.append((kv.value, try decodeRow(child, bytes))) }
+            }
+            return out
+        }
+        if !child.primaryKey.isEmpty, Array(child.primaryKey.prefix(fk.columns.count)) == fk.columns {
+            return try await tx.scan(KeyRange.prefix(KeyEncoding.encode(converted, prefix: child.prefix())), limit: .max).map { ($0.key, try decodeRow(child, $0.value)) }
+        }
+        return try await allRows(child).filter { _, row in zip(fk.columns, converted).allSatisfy { row[$0] == $1 } }
+    }
+}
+
+extension SQLError {
+    /// A FOREIGN KEY definition is invalid (42830).
+    public static let invalidForeignKey = Code(sqlState: "42830", name: "invalid foreign key")
 }
 
 extension Parser {

@@ -240,4 +240,42 @@ import Testing
         _ = try await db.execute("BEGIN; INSERT INTO t VALUES (9); SAVEPOINT s; INSERT INTO t VALUES (10); RELEASE SAVEPOINT s; COMMIT")
         #expect(try await db.rows("SELECT id FROM t ORDER BY id") == [["9"], ["10"]])
     }
+
+    @Test func foreignKeys() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("""
+            CREATE TABLE author (id INT PRIMARY KEY, name TEXT UNIQUE);
+            CREATE TABLE book (id INT PRIMARY KEY, author_id INT REFERENCES author ON DELETE CASCADE, title TEXT);
+            CREATE TABLE review (id INT PRIMARY KEY, book_id INT, FOREIGN KEY (book_id) REFERENCES book (id));
+            CREATE TABLE fan (name TEXT REFERENCES author (name) ON DELETE SET NULL ON UPDATE CASCADE);
+            INSERT INTO author VALUES (1, 'ann'), (2, 'bob');
+            INSERT INTO book VALUES (10, 1, 'a'), (11, 1, 'b'), (20, 2, 'c');
+            INSERT INTO review VALUES (100, 20);
+            INSERT INTO fan VALUES ('ann'), ('bob'), (NULL);
+            """)
+        #expect(await db.sqlState("INSERT INTO book VALUES (30, 3, 'x')") == "23503")
+        #expect(await db.sqlState("UPDATE book SET author_id = 9 WHERE id = 10") == "23503")
+        #expect(await db.sqlState("CREATE TABLE bad (x INT REFERENCES author (name))") == "42804")
+        #expect(await db.sqlState("CREATE TABLE bad (x TEXT REFERENCES book (title))") == "42830")
+        // RESTRICT (the default): book 20 has a review.
+        #expect(await db.sqlState("DELETE FROM author WHERE id = 2") == "23503")
+        // CASCADE: deleting ann deletes her books; SET NULL clears her fans.
+        #expect(try await db.tag("DELETE FROM author WHERE id = 1") == "DELETE 1")
+        #expect(try await db.rows("SELECT id FROM book ORDER BY id") == [["20"]])
+        #expect(try await db.rows("SELECT count(*), count(name) FROM fan") == [["3", "1"]])
+        // ON UPDATE CASCADE follows the renamed key.
+        _ = try await db.execute("UPDATE author SET name = 'robert' WHERE id = 2")
+        #expect(try await db.rows("SELECT name FROM fan WHERE name IS NOT NULL") == [["robert"]])
+        #expect(await db.sqlState("DROP TABLE book") == "2BP01")
+        #expect(await db.sqlState("TRUNCATE author") == "0A000")
+        _ = try await db.execute("DROP TABLE book CASCADE")
+        #expect(try await db.tag("INSERT INTO review VALUES (101, 999)") == "INSERT 0 1")
+        // Adding a constraint checks the rows already there.
+        #expect(await db.sqlState("ALTER TABLE review ADD CONSTRAINT r FOREIGN KEY (book_id) REFERENCES author") == "23503")
+        _ = try await db.execute("DELETE FROM review WHERE id = 101; UPDATE review SET book_id = 2")
+        _ = try await db.execute("ALTER TABLE review ADD CONSTRAINT r FOREIGN KEY (book_id) REFERENCES author")
+        #expect(await db.sqlState("DELETE FROM author WHERE id = 2") == "23503")
+        _ = try await db.execute("ALTER TABLE review DROP CONSTRAINT r")
+        #expect(try await db.tag("DELETE FROM author WHERE id = 2") == "DELETE 1")
+    }
 }
