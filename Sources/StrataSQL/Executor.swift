@@ -241,6 +241,26 @@ final class Executor {
             let rows = try await run(ctes[i])
             cteRows[i] = rows
             return rows
+        case .recursiveUnion(let anchor, let step, let working, let all):
+            var result = try await run(anchor)
+            var seen = Set<[SQLValue]>()
+            if !all { result = result.filter { seen.insert(normalize($0)).inserted } }
+            var frontier = result
+            var rounds = 0
+            while !frontier.isEmpty {
+                rounds += 1
+                guard rounds <= 1_000_000, result.count <= 50_000_000 else {
+                    throw SQLError(SQLError.programLimitExceeded, "recursive query did not finish after \(rounds) rounds and \(result.count) rows")
+                }
+                cteRows[working] = frontier
+                var next = try await run(step)
+                if !all { next = next.filter { seen.insert(normalize($0)).inserted } }
+                result += next
+                frontier = next
+                if rounds % 64 == 0 { await Task.yield() }
+            }
+            cteRows[working] = nil
+            return result
         case .series(let a, let b, let c):
             guard case .int(let start) = try await eval(a, [], []), case .int(let stop) = try await eval(b, [], []) else { return [] }
             var step: Int64 = 1

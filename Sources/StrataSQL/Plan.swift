@@ -22,6 +22,9 @@ indirect enum Plan: Sendable {
     case cteScan(Int)
     /// `generate_series(start, stop, step)`.
     case series(BExpr, BExpr, BExpr?)
+    /// WITH RECURSIVE: the anchor's rows, then the step run on the rows the previous
+    /// round added (visible to it as CTE `working`) until it adds none.
+    case recursiveUnion(anchor: Plan, step: Plan, working: Int, all: Bool)
 }
 
 /// How a scan reaches its rows.

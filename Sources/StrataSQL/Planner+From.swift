@@ -503,6 +503,7 @@ extension Planner {
             case .setOperation(let op, let all, let a, let b): return .setOperation(op, all: all, p(a), p(b))
             case .cteScan(let i): return .cteScan(i + ctes)
             case .series(let a, let b, let c): return .series(e(a), e(b), c.map(e))
+            case .recursiveUnion(let a, let b, let w, let all): return .recursiveUnion(anchor: p(a), step: p(b), working: w + ctes, all: all)
             }
         }
         return p(plan)

@@ -47,8 +47,12 @@ final class Planner {
         cteFrames.append(frame)
         defer { cteFrames.removeLast() }
         for cte in q.with {
+            if frame[cte.name] != nil { throw SQLError(SQLError.duplicateTable, "WITH query name \"\(cte.name)\" specified more than once") }
             if q.recursive && references(cte.query, cte.name) {
-                throw SQLError(SQLError.featureNotSupported, "recursive common table expressions are not supported yet")
+                let (index, cols) = try planRecursive(cte, parent, &frame)
+                frame[cte.name] = (index, cols)
+                cteFrames[cteFrames.count - 1] = frame
+                continue
             }
             var (plan, cols) = try planQuery(cte.query, parent)
             if !cte.columns.isEmpty {
@@ -57,7 +61,6 @@ final class Planner {
                 }
                 for (i, n) in cte.columns.enumerated() { cols[i].name = n }
             }
-            if frame[cte.name] != nil { throw SQLError(SQLError.duplicateTable, "WITH query name \"\(cte.name)\" specified more than once") }
             ctes.append(plan)
             frame[cte.name] = (ctes.count - 1, cols)
             cteFrames[cteFrames.count - 1] = frame
@@ -96,6 +99,38 @@ final class Planner {
             plan = .limit(plan, limit: limit, offset: offset)
         }
         return (plan, cols)
+    }
+
+    /// Plans `WITH RECURSIVE name AS (anchor UNION [ALL] step)`.
+    func planRecursive(_ cte: CommonTableExpression, _ parent: Scope?, _ frame: inout [String: (Int, [ResultColumn])]) throws -> (Int, [ResultColumn]) {
+        guard case .setOperation(.union, let all, let anchorExpr, let stepExpr) = cte.query.body, cte.query.orderBy.isEmpty,
+            cte.query.limit == nil, cte.query.offset == nil
+        else {
+            throw SQLError(SQLError.invalidRecursion, "recursive query \"\(cte.name)\" does not have the form non-recursive-term UNION [ALL] recursive-term")
+        }
+        var (anchor, cols) = try planSetExpr(anchorExpr, parent)
+        if !cte.columns.isEmpty {
+            guard cte.columns.count <= cols.count else {
+                throw SQLError(SQLError.invalidColumnReference, "WITH query \"\(cte.name)\" has \(cols.count) columns available but \(cte.columns.count) columns specified")
+            }
+            for (i, n) in cte.columns.enumerated() { cols[i].name = n }
+        }
+        let working = ctes.count
+        ctes.append(.values([], width: cols.count))
+        frame[cte.name] = (working, cols)
+        cteFrames[cteFrames.count - 1] = frame
+        let (step, stepCols) = try planSetExpr(stepExpr, parent)
+        guard stepCols.count == cols.count else {
+            throw SQLError(SQLError.syntaxError, "each UNION query must have the same number of columns")
+        }
+        var casts: [BExpr] = []
+        for i in 0..<cols.count {
+            if cols[i].type == .unknown { cols[i].type = .text }
+            casts.append(try coerce(.column(i), stepCols[i].type, to: cols[i].type, "recursive query"))
+        }
+        let castStep = casts.enumerated().allSatisfy { $0.element == .column($0.offset) } ? step : Plan.project(step, casts)
+        ctes.append(.recursiveUnion(anchor: anchor, step: castStep, working: working, all: all))
+        return (ctes.count - 1, cols)
     }
 
     func references(_ q: SelectStatement, _ name: String) -> Bool {

@@ -145,3 +145,8 @@ extension SQLError {
     /// OFFSET is negative (2201X).
     public static let invalidRowCountInResultOffset = Code(sqlState: "2201X", name: "invalid row count in result offset clause")
 }
+
+extension SQLError {
+    /// A recursive query does not have the form anchor UNION [ALL] step (42P19).
+    public static let invalidRecursion = Code(sqlState: "42P19", name: "invalid recursion")
+}

@@ -278,4 +278,27 @@ import Testing
         _ = try await db.execute("ALTER TABLE review DROP CONSTRAINT r")
         #expect(try await db.tag("DELETE FROM author WHERE id = 2") == "DELETE 1")
     }
+
+    @Test func recursiveCTEs() async throws {
+        let db = try await memorySession()
+        #expect(try await db.rows("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT sum(i), count(*) FROM n")
+            == [["15", "5"]])
+        _ = try await db.execute("""
+            CREATE TABLE edge (src INT, dst INT);
+            INSERT INTO edge VALUES (1, 2), (2, 3), (3, 1), (3, 4), (5, 6);
+            """)
+        // UNION (not ALL) stops on the cycle 1 -> 2 -> 3 -> 1.
+        #expect(try await db.rows("""
+            WITH RECURSIVE reach(node) AS (SELECT 1 UNION SELECT e.dst FROM edge e JOIN reach r ON e.src = r.node)
+            SELECT node FROM reach ORDER BY node
+            """) == [["1"], ["2"], ["3"], ["4"]])
+        #expect(try await db.rows("""
+            WITH RECURSIVE path(node, depth, route) AS (
+              SELECT 1, 0, '1'
+              UNION ALL
+              SELECT e.dst, p.depth + 1, p.route || '>' || e.dst FROM edge e JOIN path p ON e.src = p.node WHERE p.depth < 3)
+            SELECT route FROM path WHERE node = 4
+            """) == [["1>2>3>4"]])
+        #expect(await db.sqlState("WITH RECURSIVE x AS (SELECT 1 INTERSECT SELECT * FROM x) SELECT * FROM x") == "42P19")
+    }
 }
