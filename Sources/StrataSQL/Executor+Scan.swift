@@ -186,3 +186,86 @@ extension Executor {
         return out
     }
 }
+
+/// Turns stored rows of one table into full-width rows for a scan's slots.
+struct ScanRowBuilder {
+    let spec: ScanSpec
+    let physicalToSlot: [(Int, Int)]
+    let missing: [(Int, SQLValue)]
+    let columnCount: Int
+
+    init(_ spec: ScanSpec) throws {
+        self.spec = spec
+        let visible = spec.table.visibleColumns
+        physicalToSlot = visible.enumerated().map { ($0.element, spec.offset + $0.offset) }
+        var missing: [(Int, SQLValue)] = []
+        for (p, c) in spec.table.columns.enumerated() where !c.dropped {
+            if let m = c.missing {
+                var one = [SQLValue](repeating: .null, count: 1)
+                try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
+                missing.append((p, one[0]))
+            }
+        }
+        self.missing = missing
+        columnCount = spec.table.columns.count
+    }
+
+    /// The row stored as `value` under `key`, placed in a row of the scan's width.
+    func row(_ key: [UInt8], _ value: [UInt8]) throws -> [SQLValue] {
+        var physical = [SQLValue](repeating: .null, count: columnCount)
+        for (p, v) in missing { physical[p] = v }
+        try value.withUnsafeBytes { try RowEncoding.decode($0, width: columnCount, into: &physical, at: 0) }
+        var row = [SQLValue](repeating: .null, count: spec.width)
+        for (p, slot) in physicalToSlot { row[slot] = physical[p] }
+        if spec.withKey { row[spec.offset + physicalToSlot.count] = .bytes(key) }
+        return row
+    }
+}
+
+extension Executor {
+    /// Joins by point reads into the right table when it is larger than a few times the left
+    /// side; otherwise reads it whole and hash-joins (the caller's default).
+    /// Returns nil when the hash join should be used.
+    func lookupJoin(_ spec: JoinSpec, _ lookup: IndexLookup, _ left: [[SQLValue]]) async throws -> [[SQLValue]]? {
+        let table = lookup.scan.table
+        let threshold = max(1024, left.count * 4)
+        let sample = try await source.scan(KeyRange.prefix(table.prefix()), limit: threshold)
+        if sample.count < threshold { return nil }
+        let builder = try ScanRowBuilder(lookup.scan)
+        let filterSubs = lookup.scan.filter.map(subqueryIndexes) ?? []
+        let residualSubs = spec.residual.map(subqueryIndexes) ?? []
+        let prefix = table.prefix()
+        var out: [[SQLValue]] = []
+        for l in left {
+            var values: [SQLValue] = []
+            var skip = false
+            for (e, pk) in zip(lookup.keys, table.primaryKey) {
+                let v = try Evaluator.eval(e, l, ctx)
+                if v.isNull { skip = true; break }
+                let type = table.columns[pk].type
+                if type.isInteger, case .int = v {} else if type.isInteger { skip = true; break }
+                values.append(try Cast.cast(v, to: type, length: nil, explicit: true))
+            }
+            var matched = false
+            if !skip {
+                let key = KeyEncoding.encode(values, prefix: prefix)
+                if let bytes = try await source.get(key) {
+                    let r = try builder.row(key, bytes)
+                    var keep = true
+                    if let f = lookup.scan.filter { keep = try await test(f, r, filterSubs) }
+                    if keep {
+                        var m = l
+                        for range in spec.rightSlots { for i in range { m[i] = r[i] } }
+                        if let residual = spec.residual { keep = try await test(residual, m, residualSubs) }
+                        if keep {
+                            matched = true
+                            out.append(m)
+                        }
+                    }
+                }
+            }
+            if !matched && spec.kind == .left { out.append(l) }
+        }
+        return out
+    }
+}

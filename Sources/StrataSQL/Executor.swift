@@ -345,6 +345,11 @@ final class Executor {
 
     func join(_ spec: JoinSpec) async throws -> [[SQLValue]] {
         let left = try await run(spec.left)
+        if let lookup = spec.lookup, spec.kind == .inner || spec.kind == .left,
+            let rows = try await lookupJoin(spec, lookup, left)
+        {
+            return rows
+        }
         let right = try await run(spec.right)
         let residualSubs = spec.residual.map(subqueryIndexes) ?? []
         func merge(_ l: [SQLValue], _ r: [SQLValue]) -> [SQLValue] {

@@ -37,7 +37,8 @@ enum Explain {
         case .place(let c, _, _): render(c, depth, &out)
         case .join(let j):
             let kind = j.kind == .inner ? "" : j.kind.rawValue.capitalized + " "
-            out.append(pad + (j.leftKeys.isEmpty ? "Nested Loop \(kind)Join" : "Hash \(kind)Join (\(j.leftKeys.count) key\(j.leftKeys.count == 1 ? "" : "s"))"))
+            out.append(pad + (j.leftKeys.isEmpty ? "Nested Loop \(kind)Join" : "Hash \(kind)Join (\(j.leftKeys.count) key\(j.leftKeys.count == 1 ? "" : "s"))")
+                + (j.lookup != nil ? " or Primary Key Lookup Join when \(j.lookup!.scan.table.name) is the larger side" : ""))
             render(j.left, depth + 1, &out)
             render(j.right, depth + 1, &out)
         case .aggregate(let c, let g, let a):

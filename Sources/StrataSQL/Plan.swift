@@ -70,6 +70,17 @@ struct JoinSpec: Sendable {
     var residual: BExpr?
     /// The slots the right input fills.
     var rightSlots: [Range<Int>]
+    /// When the right input is a table whose primary key the left rows determine: point
+    /// reads per left row, used instead of scanning the right when it is the larger side.
+    var lookup: IndexLookup? = nil
+}
+
+/// Point reads into a table by primary key values computed from the other side's rows.
+struct IndexLookup: Sendable {
+    /// The table's scan (its offset, width and pushed-down filter apply to looked-up rows).
+    var scan: ScanSpec
+    /// One expression over the left row per primary-key column, in key order.
+    var keys: [BExpr]
 }
 
 /// One aggregate computed by an aggregate node.

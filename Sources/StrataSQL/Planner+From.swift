@@ -283,14 +283,32 @@ extension Planner {
                 }
                 residual.append(c)
             }
-            plan = .join(JoinSpec(kind: .inner, left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys,
-                                  residual: conjunction(residual), rightSlots: slots(of: unit)))
+            var spec = JoinSpec(kind: .inner, left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys,
+                                residual: conjunction(residual), rightSlots: slots(of: unit))
+            spec.lookup = lookup(unit, right, leftKeys, rightKeys)
+            plan = .join(spec)
             covered = both
         }
         if !pending.isEmpty {
             plan = .filter(plan, conjunction(pending.map(\.0))!)
         }
         return plan
+    }
+
+    /// An index lookup for joining `unit` when equalities bind its whole primary key.
+    func lookup(_ unit: FromNode, _ right: Plan, _ leftKeys: [BExpr], _ rightKeys: [BExpr]) -> IndexLookup? {
+        guard case .leaf(let leaf) = unit, case .table(let table, .current) = leaf.source, !table.primaryKey.isEmpty,
+            case .scan(let scan) = right, case .full = scan.access
+        else { return nil }
+        let visible = table.visibleColumns
+        var keys: [BExpr] = []
+        for pk in table.primaryKey {
+            guard let pos = visible.firstIndex(of: pk),
+                let i = rightKeys.firstIndex(of: .column(leaf.offset + pos))
+            else { return nil }
+            keys.append(leftKeys[i])
+        }
+        return IndexLookup(scan: scan, keys: keys)
     }
 
     func conjunction(_ list: [BExpr]) -> BExpr? {

@@ -301,4 +301,24 @@ import Testing
             """) == [["1>2>3>4"]])
         #expect(await db.sqlState("WITH RECURSIVE x AS (SELECT 1 INTERSECT SELECT * FROM x) SELECT * FROM x") == "42P19")
     }
+
+    /// A small table joined to a large one reads the large one by primary key; results
+    /// match the hash join's.
+    @Test func lookupJoinMatchesHashJoin() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE big (id INT PRIMARY KEY, v INT); CREATE TABLE small (k INT, tag TEXT)")
+        _ = try await db.execute("BEGIN")
+        for i in 0..<3000 { _ = try await db.execute("INSERT INTO big VALUES ($1, $2)", [.int(Int64(i)), .int(Int64(i % 7))]) }
+        _ = try await db.execute("COMMIT")
+        _ = try await db.execute("INSERT INTO small VALUES (5, 'a'), (6, 'b'), (5000, 'missing'), (NULL, 'null'), (2999, 'c')")
+        let plan = try await db.rows("EXPLAIN SELECT * FROM small JOIN big ON big.id = small.k").map { $0[0] }.joined()
+        #expect(plan.contains("Primary Key Lookup Join"))
+        #expect(try await db.rows("SELECT small.tag, big.v FROM small JOIN big ON big.id = small.k WHERE big.v > 0 ORDER BY tag")
+            == [["a", "5"], ["b", "6"], ["c", "3"]])
+        #expect(try await db.rows("SELECT small.tag, big.v FROM small LEFT JOIN big ON big.id = small.k AND big.v <> 6 ORDER BY tag")
+            == [["a", "5"], ["b", "NULL"], ["c", "3"], ["missing", "NULL"], ["null", "NULL"]])
+        // The other order hash-joins and gives the same rows.
+        #expect(try await db.rows("SELECT small.tag, big.v FROM big JOIN small ON big.id = small.k WHERE big.v > 0 ORDER BY tag")
+            == [["a", "5"], ["b", "6"], ["c", "3"]])
+    }
 }
