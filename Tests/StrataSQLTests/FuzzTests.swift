@@ -99,6 +99,7 @@ import Testing
         ] {
             do {
                 _ = try await s.execute(sql)
+                Issue.record("nesting this deep must be refused: \(sql.prefix(40))…")
             } catch let e as SQLError {
                 #expect(["54001", "42601"].contains(e.sqlState))
             }
