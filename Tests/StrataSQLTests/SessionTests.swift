@@ -321,4 +321,24 @@ import Testing
         #expect(try await db.rows("SELECT small.tag, big.v FROM big JOIN small ON big.id = small.k WHERE big.v > 0 ORDER BY tag")
             == [["a", "5"], ["b", "6"], ["c", "3"]])
     }
+
+    /// A join of 64 tables (as in sqllogictest's select5) plans greedily along the
+    /// equalities and finishes at once instead of enumerating a 10^64 cross product.
+    @Test func joinOfSixtyFourTables() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("BEGIN")
+        for t in 1...64 {
+            _ = try await db.execute("CREATE TABLE t\(t) (a INT PRIMARY KEY, b INT, x TEXT)")
+            for r in 1...10 { _ = try await db.execute("INSERT INTO t\(t) VALUES ($1, $2, $3)", [.int(Int64(r)), .int(Int64((r * t) % 7)), .text("r\(r)")]) }
+        }
+        _ = try await db.execute("COMMIT")
+        // FROM lists the tables in a scrambled order; WHERE chains them in another.
+        let order = (1...64).map { ($0 * 37) % 64 + 1 }
+        let from = order.map { "t\($0)" }.joined(separator: ", ")
+        let equalities = (1..<64).map { "t\($0).a = t\($0 + 1).a" }.joined(separator: " AND ")
+        #expect(try await db.rows("SELECT count(*), min(t64.x) FROM \(from) WHERE \(equalities) AND t1.a > 3") == [["7", "r10"]])
+        #expect(try await db.rows("SELECT t1.a, t64.b FROM \(from) WHERE \(equalities) AND t32.a = 5") == [["5", "5"]])
+        let plan = try await db.rows("EXPLAIN SELECT count(*) FROM \(from) WHERE \(equalities)").map { $0[0] }
+        #expect(plan.filter { $0.contains("Hash Join") }.count == 63)
+    }
 }
