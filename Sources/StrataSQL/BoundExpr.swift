@@ -69,92 +69,85 @@ enum Function: String, Hashable, Sendable, CaseIterable {
 }
 
 extension BExpr {
+    /// Calls `body` with each direct sub-expression.
+    func forEachChild(_ body: (BExpr) -> Void) {
+        switch self {
+        case .const, .param, .outer, .column, .subquery: break
+        case .not(let a), .negate(let a, _), .isNull(let a, _), .isTruth(let a, _, _), .cast(let a, _, _): body(a)
+        case .and(let a, let b), .or(let a, let b), .compare(_, let a, let b), .arith(_, let a, let b, _), .concat(let a, let b),
+            .isDistinct(let a, let b, _):
+            body(a)
+            body(b)
+        case .inList(let a, let l, _):
+            body(a)
+            l.forEach(body)
+        case .like(let a, let b, let e, _, _):
+            body(a)
+            body(b)
+            if let e { body(e) }
+        case .caseWhen(let w, let o):
+            w.forEach(body)
+            if let o { body(o) }
+        case .call(_, let args): args.forEach(body)
+        }
+    }
+
+    /// The expression with each direct sub-expression replaced by `f` of it.
+    func mapChildren(_ f: (BExpr) -> BExpr) -> BExpr {
+        switch self {
+        case .const, .param, .outer, .column, .subquery: return self
+        case .not(let a): return .not(f(a))
+        case .negate(let a, let t): return .negate(f(a), t)
+        case .isNull(let a, let n): return .isNull(f(a), negated: n)
+        case .isTruth(let a, let v, let n): return .isTruth(f(a), v, negated: n)
+        case .cast(let a, let t, let l): return .cast(f(a), t, length: l)
+        case .and(let a, let b): return .and(f(a), f(b))
+        case .or(let a, let b): return .or(f(a), f(b))
+        case .compare(let op, let a, let b): return .compare(op, f(a), f(b))
+        case .arith(let op, let a, let b, let t): return .arith(op, f(a), f(b), t)
+        case .concat(let a, let b): return .concat(f(a), f(b))
+        case .isDistinct(let a, let b, let n): return .isDistinct(f(a), f(b), negated: n)
+        case .inList(let a, let l, let n): return .inList(f(a), l.map(f), negated: n)
+        case .like(let a, let b, let e, let n, let ci): return .like(f(a), f(b), escape: e.map(f), negated: n, caseInsensitive: ci)
+        case .caseWhen(let w, let o): return .caseWhen(w.map(f), otherwise: o.map(f))
+        case .call(let fn, let args): return .call(fn, args.map(f))
+        }
+    }
+
     /// True when the expression reads no column of its own query level (so it can be
     /// computed once before a scan: constants, parameters, outer references).
     var isRowIndependent: Bool {
         switch self {
-        case .const, .param, .outer: return true
         case .column, .subquery: return false
-        case .not(let a), .negate(let a, _), .isNull(let a, _), .isTruth(let a, _, _), .cast(let a, _, _): return a.isRowIndependent
-        case .and(let a, let b), .or(let a, let b), .compare(_, let a, let b), .arith(_, let a, let b, _), .concat(let a, let b),
-            .isDistinct(let a, let b, _):
-            return a.isRowIndependent && b.isRowIndependent
-        case .inList(let a, let l, _): return a.isRowIndependent && l.allSatisfy(\.isRowIndependent)
-        case .like(let a, let b, let e, _, _): return a.isRowIndependent && b.isRowIndependent && (e?.isRowIndependent ?? true)
-        case .caseWhen(let w, let o): return w.allSatisfy(\.isRowIndependent) && (o?.isRowIndependent ?? true)
-        case .call(let f, let args): return f != .random && f != .gen_random_uuid && args.allSatisfy(\.isRowIndependent)
+        case .call(.random, _), .call(.gen_random_uuid, _): return false
+        default:
+            var independent = true
+            forEachChild { if !$0.isRowIndependent { independent = false } }
+            return independent
         }
     }
 
     /// The input columns the expression reads.
     func columns(into set: inout Set<Int>) {
-        switch self {
-        case .column(let i): set.insert(i)
-        case .const, .param, .outer, .subquery: break
-        case .not(let a), .negate(let a, _), .isNull(let a, _), .isTruth(let a, _, _), .cast(let a, _, _): a.columns(into: &set)
-        case .and(let a, let b), .or(let a, let b), .compare(_, let a, let b), .arith(_, let a, let b, _), .concat(let a, let b),
-            .isDistinct(let a, let b, _):
-            a.columns(into: &set)
-            b.columns(into: &set)
-        case .inList(let a, let l, _):
-            a.columns(into: &set)
-            for x in l { x.columns(into: &set) }
-        case .like(let a, let b, let e, _, _):
-            a.columns(into: &set)
-            b.columns(into: &set)
-            e?.columns(into: &set)
-        case .caseWhen(let w, let o):
-            for x in w { x.columns(into: &set) }
-            o?.columns(into: &set)
-        case .call(_, let args): for x in args { x.columns(into: &set) }
-        }
+        if case .column(let i) = self { set.insert(i) }
+        forEachChild { $0.columns(into: &set) }
     }
 
     /// The subqueries the expression uses.
     func subqueries(into set: inout Set<Int>) {
-        switch self {
-        case .subquery(let i): set.insert(i)
-        case .const, .param, .outer, .column: break
-        case .not(let a), .negate(let a, _), .isNull(let a, _), .isTruth(let a, _, _), .cast(let a, _, _): a.subqueries(into: &set)
-        case .and(let a, let b), .or(let a, let b), .compare(_, let a, let b), .arith(_, let a, let b, _), .concat(let a, let b),
-            .isDistinct(let a, let b, _):
-            a.subqueries(into: &set)
-            b.subqueries(into: &set)
-        case .inList(let a, let l, _):
-            a.subqueries(into: &set)
-            for x in l { x.subqueries(into: &set) }
-        case .like(let a, let b, let e, _, _):
-            a.subqueries(into: &set)
-            b.subqueries(into: &set)
-            e?.subqueries(into: &set)
-        case .caseWhen(let w, let o):
-            for x in w { x.subqueries(into: &set) }
-            o?.subqueries(into: &set)
-        case .call(_, let args): for x in args { x.subqueries(into: &set) }
-        }
+        if case .subquery(let i) = self { set.insert(i) }
+        forEachChild { $0.subqueries(into: &set) }
     }
 
     /// The expression with every column position moved by `f`.
     func mapColumns(_ f: (Int) -> Int) -> BExpr {
-        switch self {
-        case .column(let i): return .column(f(i))
-        case .const, .param, .outer, .subquery: return self
-        case .not(let a): return .not(a.mapColumns(f))
-        case .negate(let a, let t): return .negate(a.mapColumns(f), t)
-        case .isNull(let a, let n): return .isNull(a.mapColumns(f), negated: n)
-        case .isTruth(let a, let v, let n): return .isTruth(a.mapColumns(f), v, negated: n)
-        case .cast(let a, let t, let l): return .cast(a.mapColumns(f), t, length: l)
-        case .and(let a, let b): return .and(a.mapColumns(f), b.mapColumns(f))
-        case .or(let a, let b): return .or(a.mapColumns(f), b.mapColumns(f))
-        case .compare(let op, let a, let b): return .compare(op, a.mapColumns(f), b.mapColumns(f))
-        case .arith(let op, let a, let b, let t): return .arith(op, a.mapColumns(f), b.mapColumns(f), t)
-        case .concat(let a, let b): return .concat(a.mapColumns(f), b.mapColumns(f))
-        case .isDistinct(let a, let b, let n): return .isDistinct(a.mapColumns(f), b.mapColumns(f), negated: n)
-        case .inList(let a, let l, let n): return .inList(a.mapColumns(f), l.map { $0.mapColumns(f) }, negated: n)
-        case .like(let a, let b, let e, let n, let ci):
-            return .like(a.mapColumns(f), b.mapColumns(f), escape: e?.mapColumns(f), negated: n, caseInsensitive: ci)
-        case .caseWhen(let w, let o): return .caseWhen(w.map { $0.mapColumns(f) }, otherwise: o?.mapColumns(f))
-        case .call(let fn, let args): return .call(fn, args.map { $0.mapColumns(f) })
-        }
+        if case .column(let i) = self { return .column(f(i)) }
+        return mapChildren { $0.mapColumns(f) }
+    }
+
+    /// The expression with every subquery number moved up by `n`.
+    func shiftSubqueries(by n: Int) -> BExpr {
+        if case .subquery(let i) = self { return .subquery(i + n) }
+        return n == 0 ? self : mapChildren { $0.shiftSubqueries(by: n) }
     }
 }

@@ -527,29 +527,3 @@ extension Planner {
         return p(plan)
     }
 }
-
-extension BExpr {
-    func shiftSubqueries(by n: Int) -> BExpr {
-        if n == 0 { return self }
-        switch self {
-        case .subquery(let i): return .subquery(i + n)
-        case .const, .param, .outer, .column: return self
-        case .not(let a): return .not(a.shiftSubqueries(by: n))
-        case .negate(let a, let t): return .negate(a.shiftSubqueries(by: n), t)
-        case .isNull(let a, let x): return .isNull(a.shiftSubqueries(by: n), negated: x)
-        case .isTruth(let a, let v, let x): return .isTruth(a.shiftSubqueries(by: n), v, negated: x)
-        case .cast(let a, let t, let l): return .cast(a.shiftSubqueries(by: n), t, length: l)
-        case .and(let a, let b): return .and(a.shiftSubqueries(by: n), b.shiftSubqueries(by: n))
-        case .or(let a, let b): return .or(a.shiftSubqueries(by: n), b.shiftSubqueries(by: n))
-        case .compare(let op, let a, let b): return .compare(op, a.shiftSubqueries(by: n), b.shiftSubqueries(by: n))
-        case .arith(let op, let a, let b, let t): return .arith(op, a.shiftSubqueries(by: n), b.shiftSubqueries(by: n), t)
-        case .concat(let a, let b): return .concat(a.shiftSubqueries(by: n), b.shiftSubqueries(by: n))
-        case .isDistinct(let a, let b, let x): return .isDistinct(a.shiftSubqueries(by: n), b.shiftSubqueries(by: n), negated: x)
-        case .inList(let a, let l, let x): return .inList(a.shiftSubqueries(by: n), l.map { $0.shiftSubqueries(by: n) }, negated: x)
-        case .like(let a, let b, let e, let x, let ci):
-            return .like(a.shiftSubqueries(by: n), b.shiftSubqueries(by: n), escape: e?.shiftSubqueries(by: n), negated: x, caseInsensitive: ci)
-        case .caseWhen(let w, let o): return .caseWhen(w.map { $0.shiftSubqueries(by: n) }, otherwise: o?.shiftSubqueries(by: n))
-        case .call(let f, let args): return .call(f, args.map { $0.shiftSubqueries(by: n) })
-        }
-    }
-}
