@@ -88,10 +88,16 @@ enum KeyLayout {
     static func tableKey(_ name: String) -> [UInt8] { [0x00, tablePrefixByte] + Array(name.utf8) }
     static func viewKey(_ name: String) -> [UInt8] { [0x00, viewPrefixByte] + Array(name.utf8) }
 
-    static func tablePrefix(_ table: UInt32, index: UInt32) -> [UInt8] {
+    /// The prefix of every key of a table: its rows and all its indexes.
+    static func tableSpace(_ table: UInt32) -> [UInt8] {
         var out: [UInt8] = [0x01]
         out.reserveCapacity(32)
         for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: table >> UInt32(s))) }
+        return out
+    }
+
+    static func tablePrefix(_ table: UInt32, index: UInt32) -> [UInt8] {
+        var out = tableSpace(table)
         for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: index >> UInt32(s))) }
         return out
     }

@@ -15,37 +15,20 @@ extension Executor {
         if case .history(let from, let to) = spec.version { return try await historyScan(spec, from, to) }
         let reader = try reader(spec.version)
         let table = spec.table
-        let visible = table.visibleColumns
-        var template = [SQLValue](repeating: .null, count: spec.width)
-        let physicalToSlot: [Int: Int] = Dictionary(uniqueKeysWithValues: visible.enumerated().map { ($0.element, spec.offset + $0.offset) })
-        var missing: [(Int, SQLValue)] = []
-        for (p, c) in table.columns.enumerated() where !c.dropped {
-            if let m = c.missing {
-                var one = [SQLValue](repeating: .null, count: 1)
-                try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
-                missing.append((p, one[0]))
-            }
-        }
+        let builder = try ScanRowBuilder(spec)
         let filterSubs = spec.filter.map(subqueryIndexes) ?? []
-        var physical = [SQLValue](repeating: .null, count: table.columns.count)
         var out: [[SQLValue]] = []
 
         func emit(_ key: [UInt8], _ value: [UInt8]) async throws {
-            for i in physical.indices { physical[i] = .null }
-            for (p, v) in missing { physical[p] = v }
-            try value.withUnsafeBytes { try RowEncoding.decode($0, width: physical.count, into: &physical, at: 0) }
-            var row = template
-            for (p, slot) in physicalToSlot { row[slot] = physical[p] }
-            if spec.withKey { row[spec.offset + visible.count] = .bytes(key) }
+            let row = try builder.row(key, value)
             if let f = spec.filter, !(try await test(f, row, filterSubs)) { return }
             out.append(row)
         }
-        template[0] = template[0]  // keep the template mutable for the closure above
 
         let rowPrefix = table.prefix()
         switch spec.access {
         case .full:
-            try await scanRange(reader, KeyRange.prefix(rowPrefix)) { k, v in try await emit(k, v) }
+            try await reader.forEach(in: KeyRange.prefix(rowPrefix)) { k, v in try await emit(k, v) }
         case .points(_, let keyLists):
             var seen = Set<[UInt8]>()
             for list in keyLists {
@@ -77,10 +60,10 @@ extension Executor {
             }
             let range = KeyRange(lower: lower, upper: upper)
             if indexId == 0 {
-                try await scanRange(reader, range) { k, v in try await emit(k, v) }
+                try await reader.forEach(in: range) { k, v in try await emit(k, v) }
             } else {
                 var rowKeys: [[UInt8]] = []
-                try await scanRange(reader, range) { _, v in rowKeys.append(v) }
+                try await reader.forEach(in: range) { _, v in rowKeys.append(v) }
                 for k in rowKeys {
                     if let v = try await reader.get(k) { try await emit(k, v) }
                 }
@@ -103,19 +86,6 @@ extension Executor {
         }
         return out
     }
-
-    /// Calls `body` for each pair in `range`, reading in chunks.
-    func scanRange(_ reader: ReadSource, _ range: KeyRange, _ body: ([UInt8], [UInt8]) async throws -> Void) async throws {
-        var lower = range.lower
-        while true {
-            let chunk = try await reader.scan(KeyRange(lower: lower, upper: range.upper), limit: 1024)
-            for kv in chunk { try await body(kv.key, kv.value) }
-            scanned += chunk.count
-            if chunk.count < 1024 { return }
-            lower = chunk[chunk.count - 1].key + [0]
-            await Task.yield()
-        }
-    }
 }
 
 extension Executor {
@@ -135,6 +105,7 @@ extension Executor {
             timestamps[seq] = t
             return t
         }
+        let decoder = try PhysicalRowDecoder(table)
         var out: [[SQLValue]] = []
         var i = 0
         while i < versions.count {
@@ -152,15 +123,7 @@ extension Executor {
                     physical = p.values
                     op = "delete"
                 } else {
-                    physical = [SQLValue](repeating: .null, count: table.columns.count)
-                    for (p, c) in table.columns.enumerated() {
-                        if let m = c.missing {
-                            var one: [SQLValue] = [.null]
-                            try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
-                            physical[p] = one[0]
-                        }
-                    }
-                    try v.value.withUnsafeBytes { try RowEncoding.decode($0, width: physical.count, into: &physical, at: 0) }
+                    physical = try decoder.decode(v.value)
                     op = previous == nil || previous!.deleted ? "insert" : "update"
                 }
                 previous = (physical, v.kind == .delete)
@@ -190,31 +153,19 @@ extension Executor {
 /// Turns stored rows of one table into full-width rows for a scan's slots.
 struct ScanRowBuilder {
     let spec: ScanSpec
+    let decoder: PhysicalRowDecoder
+    /// Physical column position and slot of each visible column.
     let physicalToSlot: [(Int, Int)]
-    let missing: [(Int, SQLValue)]
-    let columnCount: Int
 
     init(_ spec: ScanSpec) throws {
         self.spec = spec
-        let visible = spec.table.visibleColumns
-        physicalToSlot = visible.enumerated().map { ($0.element, spec.offset + $0.offset) }
-        var missing: [(Int, SQLValue)] = []
-        for (p, c) in spec.table.columns.enumerated() where !c.dropped {
-            if let m = c.missing {
-                var one = [SQLValue](repeating: .null, count: 1)
-                try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
-                missing.append((p, one[0]))
-            }
-        }
-        self.missing = missing
-        columnCount = spec.table.columns.count
+        decoder = try PhysicalRowDecoder(spec.table)
+        physicalToSlot = spec.table.visibleColumns.enumerated().map { ($0.element, spec.offset + $0.offset) }
     }
 
     /// The row stored as `value` under `key`, placed in a row of the scan's width.
     func row(_ key: [UInt8], _ value: [UInt8]) throws -> [SQLValue] {
-        var physical = [SQLValue](repeating: .null, count: columnCount)
-        for (p, v) in missing { physical[p] = v }
-        try value.withUnsafeBytes { try RowEncoding.decode($0, width: columnCount, into: &physical, at: 0) }
+        let physical = try decoder.decode(value)
         var row = [SQLValue](repeating: .null, count: spec.width)
         for (p, slot) in physicalToSlot { row[slot] = physical[p] }
         if spec.withKey { row[spec.offset + physicalToSlot.count] = .bytes(key) }

@@ -20,6 +20,19 @@ enum ReadSource {
         case .snapshot(let s): try await s.scan(range, reverse: reverse, limit: limit)
         }
     }
+
+    /// Calls `body` for each pair in `range`, reading `chunk` pairs at a time (so a large
+    /// range is never held whole, and `body` may write to the transaction between chunks).
+    func forEach(in range: KeyRange, chunk: Int = 1024, _ body: ([UInt8], [UInt8]) async throws -> Void) async throws {
+        var lower = range.lower
+        while true {
+            let pairs = try await scan(KeyRange(lower: lower, upper: range.upper), limit: chunk)
+            for kv in pairs { try await body(kv.key, kv.value) }
+            if pairs.count < chunk { return }
+            lower = pairs[pairs.count - 1].key + [0]
+            await Task.yield()
+        }
+    }
 }
 
 /// Runs plans. Each node produces all its rows; rows are arrays of values laid out as
@@ -33,8 +46,6 @@ final class Executor {
     let ctx: EvalContext
     var cteRows: [Int: [[SQLValue]]] = [:]
     var subqueryCache: [Int: [[SQLValue]]] = [:]
-    /// Rows read so far, to bound runaway statements.
-    var scanned = 0
     /// The engine, for version history and commit timestamps.
     let engine: Engine
 

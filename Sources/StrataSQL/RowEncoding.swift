@@ -125,3 +125,31 @@ enum RowEncoding {
         SQLError(EngineError.corrupt, "a stored row is malformed")
     }
 }
+
+/// Decodes a table's stored rows into physical column values, filling columns added
+/// after a row was written with their "missing" values (decoded once, not per row).
+struct PhysicalRowDecoder {
+    let columnCount: Int
+    let missing: [(Int, SQLValue)]
+
+    init(_ table: TableInfo) throws {
+        columnCount = table.columns.count
+        var missing: [(Int, SQLValue)] = []
+        for (p, c) in table.columns.enumerated() where !c.dropped {
+            if let m = c.missing {
+                var one: [SQLValue] = [.null]
+                try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
+                missing.append((p, one[0]))
+            }
+        }
+        self.missing = missing
+    }
+
+    /// The physical column values of the stored row `bytes`.
+    func decode(_ bytes: [UInt8]) throws -> [SQLValue] {
+        var row = [SQLValue](repeating: .null, count: columnCount)
+        for (p, v) in missing { row[p] = v }
+        try bytes.withUnsafeBytes { try RowEncoding.decode($0, width: columnCount, into: &row, at: 0) }
+        return row
+    }
+}

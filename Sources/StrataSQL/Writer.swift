@@ -160,17 +160,12 @@ final class Writer {
         return StatementResult(tag: "CREATE TABLE")
     }
 
-    func deleteAll(_ t: TableInfo) async throws {
-        var prefix: [UInt8] = [0x01]
-        for s in stride(from: 24, through: 0, by: -8) { prefix.append(UInt8(truncatingIfNeeded: t.id >> UInt32(s))) }
-        let range = KeyRange.prefix(prefix)
-        var lower = range.lower
-        while true {
-            let chunk = try await tx.scan(KeyRange(lower: lower, upper: range.upper), limit: 4096)
-            for kv in chunk { tx.delete(kv.key) }
-            if chunk.count < 4096 { return }
-            lower = chunk[chunk.count - 1].key + [0]
-        }
+    /// Deletes a table's rows and index entries.
+    func deleteAll(_ t: TableInfo) async throws { try await deleteKeys(withPrefix: KeyLayout.tableSpace(t.id)) }
+
+    /// Deletes every key that starts with `prefix`.
+    func deleteKeys(withPrefix prefix: [UInt8]) async throws {
+        try await source.forEach(in: KeyRange.prefix(prefix), chunk: 4096) { key, _ in tx.delete(key) }
     }
 
     func dropTables(_ names: [String], _ ifExists: Bool, _ cascade: Bool) async throws -> StatementResult {
@@ -242,8 +237,7 @@ final class Writer {
             _ = try await bumpCatalog()
             var table = t
             table.indexes.removeAll { $0.id == idx.id }
-            let range = KeyRange.prefix(t.prefix(index: idx.id))
-            for kv in try await tx.scan(range, limit: .max) { tx.delete(kv.key) }
+            try await deleteKeys(withPrefix: t.prefix(index: idx.id))
             save(table)
             try await reloadCatalog()
         }
@@ -347,7 +341,7 @@ final class Writer {
                     throw SQLError(SQLError.dependentObjectsStillExist, "cannot drop column \(n) of table \(table.name) because the primary key depends on it")
                 }
                 for index in table.indexes where index.columns.contains(p) {
-                    for kv in try await tx.scan(KeyRange.prefix(table.prefix(index: index.id)), limit: .max) { tx.delete(kv.key) }
+                    try await deleteKeys(withPrefix: table.prefix(index: index.id))
                 }
                 table.indexes.removeAll { $0.columns.contains(p) }
                 table.columns[p].dropped = true
@@ -403,7 +397,7 @@ final class Writer {
                 } else if let i = table.foreignKeys.firstIndex(where: { $0.name == n }) {
                     table.foreignKeys.remove(at: i)
                 } else if let index = table.indexes.first(where: { $0.name == n && $0.isConstraint }) {
-                    for kv in try await tx.scan(KeyRange.prefix(table.prefix(index: index.id)), limit: .max) { tx.delete(kv.key) }
+                    try await deleteKeys(withPrefix: table.prefix(index: index.id))
                     table.indexes.removeAll { $0.id == index.id }
                 } else if n == (table.primaryKeyName ?? "\(table.name)_pkey"), !table.primaryKey.isEmpty {
                     throw SQLError(SQLError.featureNotSupported, "dropping a primary key is not supported yet")
@@ -437,28 +431,17 @@ final class Writer {
 
     /// Every row of `table` with its key, as physical column values.
     func allRows(_ table: TableInfo) async throws -> [([UInt8], [SQLValue])] {
+        let decoder = try PhysicalRowDecoder(table)
         var out: [([UInt8], [SQLValue])] = []
-        let range = KeyRange.prefix(table.prefix())
-        var lower = range.lower
-        while true {
-            let chunk = try await tx.scan(KeyRange(lower: lower, upper: range.upper), limit: 4096)
-            for kv in chunk { out.append((kv.key, try decodeRow(table, kv.value))) }
-            if chunk.count < 4096 { return out }
-            lower = chunk[chunk.count - 1].key + [0]
+        try await source.forEach(in: KeyRange.prefix(table.prefix()), chunk: 4096) { key, value in
+            out.append((key, try decoder.decode(value)))
         }
+        return out
     }
 
+    /// One stored row of `table` as physical column values.
     func decodeRow(_ table: TableInfo, _ bytes: [UInt8]) throws -> [SQLValue] {
-        var row = [SQLValue](repeating: .null, count: table.columns.count)
-        for (p, c) in table.columns.enumerated() {
-            if let m = c.missing {
-                var one: [SQLValue] = [.null]
-                try m.withUnsafeBytes { try RowEncoding.decode($0, width: 1, into: &one, at: 0) }
-                row[p] = one[0]
-            }
-        }
-        try bytes.withUnsafeBytes { try RowEncoding.decode($0, width: row.count, into: &row, at: 0) }
-        return row
+        try PhysicalRowDecoder(table).decode(bytes)
     }
 
     /// The key of an index entry: the indexed values, then the row's key suffix (so
@@ -726,10 +709,15 @@ final class Writer {
         let spec = ScanSpec(table: table, version: .current, offset: 0, width: width, access: planner.accessPath(table, 0, conds),
                             filter: planner.conjunction(conds), withKey: true)
         let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
+        // The scan already decoded each row; lay its visible values out physically (dropped
+        // columns read as NULL, as new rows write them) instead of reading the row again.
+        let visible = table.visibleColumns
         var out: [([UInt8], [SQLValue])] = []
         for r in try await exec.run(.scan(spec)) {
-            guard case .bytes(let key) = r[width - 1], let bytes = try await tx.get(key) else { continue }
-            out.append((key, try decodeRow(table, bytes)))
+            guard case .bytes(let key) = r[width - 1] else { continue }
+            var physical = [SQLValue](repeating: .null, count: table.columns.count)
+            for (i, p) in visible.enumerated() { physical[p] = r[i] }
+            out.append((key, physical))
         }
         return out
     }
@@ -882,15 +870,16 @@ extension Writer {
     /// The rows of `child` whose foreign key `fk` holds `values`.
     func referencingRows(_ child: TableInfo, _ fk: ForeignKeyInfo, _ values: [SQLValue]) async throws -> [([UInt8], [SQLValue])] {
         let converted = try zip(values, fk.columns).map { try Cast.cast($0, to: child.columns[$1].type, length: nil, explicit: true) }
+        let decoder = try PhysicalRowDecoder(child)
         if let index = child.indexes.first(where: { Array($0.columns.prefix(fk.columns.count)) == fk.columns }) {
             var out: [([UInt8], [SQLValue])] = []
             for kv in try await tx.scan(KeyRange.prefix(KeyEncoding.encode(converted, prefix: child.prefix(index: index.id))), limit: .max) {
-                if let bytes = try await tx.get(kv.value) { out.append((kv.value, try decodeRow(child, bytes))) }
+                if let bytes = try await tx.get(kv.value) { out.append((kv.value, try decoder.decode(bytes))) }
             }
             return out
         }
         if !child.primaryKey.isEmpty, Array(child.primaryKey.prefix(fk.columns.count)) == fk.columns {
-            return try await tx.scan(KeyRange.prefix(KeyEncoding.encode(converted, prefix: child.prefix())), limit: .max).map { ($0.key, try decodeRow(child, $0.value)) }
+            return try await tx.scan(KeyRange.prefix(KeyEncoding.encode(converted, prefix: child.prefix())), limit: .max).map { ($0.key, try decoder.decode($0.value)) }
         }
         return try await allRows(child).filter { _, row in zip(fk.columns, converted).allSatisfy { row[$0] == $1 } }
     }
