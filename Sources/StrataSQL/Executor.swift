@@ -375,25 +375,11 @@ final class Executor {
         if !spec.leftKeys.isEmpty {
             var table: [[SQLValue]: [Int]] = [:]
             for (i, r) in right.enumerated() {
-                var key: [SQLValue] = []
-                var hasNull = false
-                for e in spec.rightKeys {
-                    let v = try Evaluator.eval(e, r, ctx)
-                    if v.isNull { hasNull = true }
-                    key.append(v)
-                }
-                if !hasNull { table[normalize(key), default: []].append(i) }
+                if let key = try joinKey(spec.rightKeys, r) { table[key, default: []].append(i) }
             }
             for l in left {
-                var key: [SQLValue] = []
-                var hasNull = false
-                for e in spec.leftKeys {
-                    let v = try Evaluator.eval(e, l, ctx)
-                    if v.isNull { hasNull = true }
-                    key.append(v)
-                }
                 var matched = false
-                if !hasNull, let candidates = table[normalize(key)] {
+                if let key = try joinKey(spec.leftKeys, l), let candidates = table[key] {
                     for i in candidates {
                         let m = merge(l, right[i])
                         if let residual = spec.residual, !(try await test(residual, m, residualSubs)) { continue }
@@ -423,6 +409,17 @@ final class Executor {
         return out
     }
 
+    /// The hash-join key of `row`, or nil when a key value is NULL (NULL equals nothing).
+    func joinKey(_ exprs: [BExpr], _ row: [SQLValue]) throws -> [SQLValue]? {
+        var key: [SQLValue] = []
+        for e in exprs {
+            let v = try Evaluator.eval(e, row, ctx)
+            if v.isNull { return nil }
+            key.append(v)
+        }
+        return normalize(key)
+    }
+
     // MARK: Aggregation
 
     func aggregate(_ rows: [[SQLValue]], _ groups: [BExpr], _ specs: [AggregateSpec]) async throws -> [[SQLValue]] {
@@ -431,6 +428,7 @@ final class Executor {
         var accs: [[Accumulator]] = []
         let groupSubs = groups.map(subqueryIndexes)
         let argSubs = specs.map { $0.args.map(subqueryIndexes) }
+        let filterSubs = specs.map { $0.filter.map(subqueryIndexes) ?? [] }
         for r in rows {
             var key: [SQLValue] = []
             for (g, s) in zip(groups, groupSubs) { key.append(try await eval(g, r, s)) }
@@ -445,7 +443,7 @@ final class Executor {
                 accs.append(specs.map { Accumulator(distinct: $0.distinct) })
             }
             for (j, spec) in specs.enumerated() {
-                if let f = spec.filter, !(try await test(f, r, subqueryIndexes(f))) { continue }
+                if let f = spec.filter, !(try await test(f, r, filterSubs[j])) { continue }
                 var args: [SQLValue] = []
                 for (a, s) in zip(spec.args, argSubs[j]) { args.append(try await eval(a, r, s)) }
                 try accs[gi][j].add(spec, args)

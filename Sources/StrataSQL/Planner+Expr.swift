@@ -198,9 +198,6 @@ extension Planner {
             if op == "^" { type = .double }
             x = try coerce(x, t == .unknown ? .unknown : t, to: t, "arithmetic")
             y = try coerce(y, u, to: u, "arithmetic")
-            if case .const(let cx) = x, !cx.isNull, cx.isNull == false, case .const = y {
-                _ = cx
-            }
             let arithOp = ArithOp(rawValue: op)!
             var result: BExpr = .arith(arithOp, try coerce(x, t, to: type, "arithmetic"), try coerce(y, u, to: type, "arithmetic"), type)
             if case .arith(_, .const, .const, _) = result {

@@ -163,7 +163,6 @@ extension Planner {
             (version, cat) = resolved
         }
         if let view = cat.views[name] {
-            guard temporal == nil || true else { throw SQLError(SQLError.internalError, "unreachable") }
             viewDepth += 1
             defer { viewDepth -= 1 }
             guard viewDepth < 32 else { throw SQLError(SQLError.programLimitExceeded, "views nest too deeply") }
@@ -264,25 +263,7 @@ extension Planner {
             let ur = relations(of: unit)
             let right = try planUnit(unit, take(ur), scope)
             let both = covered.union(ur)
-            let joinConds = take(both)
-            var leftKeys: [BExpr] = []
-            var rightKeys: [BExpr] = []
-            var residual: [BExpr] = []
-            for c in joinConds {
-                if case .compare(.eq, let a, let b) = c, let ra = relations(of: a, scope), let rb = relations(of: b, scope), !ra.isEmpty, !rb.isEmpty {
-                    if ra.isSubset(of: covered) && rb.isSubset(of: ur) {
-                        leftKeys.append(a)
-                        rightKeys.append(b)
-                        continue
-                    }
-                    if rb.isSubset(of: covered) && ra.isSubset(of: ur) {
-                        leftKeys.append(b)
-                        rightKeys.append(a)
-                        continue
-                    }
-                }
-                residual.append(c)
-            }
+            let (leftKeys, rightKeys, residual) = splitJoinConditions(take(both), left: covered, right: ur, scope)
             var spec = JoinSpec(kind: .inner, left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys,
                                 residual: conjunction(residual), rightSlots: slots(of: unit))
             spec.lookup = lookup(unit, right, leftKeys, rightKeys)
@@ -293,6 +274,30 @@ extension Planner {
             plan = .filter(plan, conjunction(pending.map(\.0))!)
         }
         return plan
+    }
+
+    /// Splits join conditions into hash-join keys (equalities with one side on each input,
+    /// left side first) and the rest.
+    func splitJoinConditions(_ conds: [BExpr], left: Set<Int>, right: Set<Int>, _ scope: Scope) -> (leftKeys: [BExpr], rightKeys: [BExpr], residual: [BExpr]) {
+        var leftKeys: [BExpr] = []
+        var rightKeys: [BExpr] = []
+        var residual: [BExpr] = []
+        for c in conds {
+            if case .compare(.eq, let a, let b) = c, let ra = relations(of: a, scope), let rb = relations(of: b, scope), !ra.isEmpty, !rb.isEmpty {
+                if ra.isSubset(of: left) && rb.isSubset(of: right) {
+                    leftKeys.append(a)
+                    rightKeys.append(b)
+                    continue
+                }
+                if rb.isSubset(of: left) && ra.isSubset(of: right) {
+                    leftKeys.append(b)
+                    rightKeys.append(a)
+                    continue
+                }
+            }
+            residual.append(c)
+        }
+        return (leftKeys, rightKeys, residual)
     }
 
     /// An index lookup for joining `unit` when equalities bind its whole primary key.
@@ -348,24 +353,7 @@ extension Planner {
             }
             let left = try planUnit(a, leftPush, scope)
             let right = try planUnit(b, rightPush, scope)
-            var leftKeys: [BExpr] = []
-            var rightKeys: [BExpr] = []
-            var residual: [BExpr] = []
-            for c in rest {
-                if case .compare(.eq, let x, let y) = c, let rx = relations(of: x, scope), let ry = relations(of: y, scope), !rx.isEmpty, !ry.isEmpty {
-                    if rx.isSubset(of: ra) && ry.isSubset(of: rb) {
-                        leftKeys.append(x)
-                        rightKeys.append(y)
-                        continue
-                    }
-                    if ry.isSubset(of: ra) && rx.isSubset(of: rb) {
-                        leftKeys.append(y)
-                        rightKeys.append(x)
-                        continue
-                    }
-                }
-                residual.append(c)
-            }
+            let (leftKeys, rightKeys, residual) = splitJoinConditions(rest, left: ra, right: rb, scope)
             var plan = Plan.join(JoinSpec(kind: kind, left: left, right: right, leftKeys: leftKeys, rightKeys: rightKeys,
                                           residual: conjunction(residual), rightSlots: slots(of: b)))
             if let f = conjunction(conds) { plan = .filter(plan, f) }
@@ -404,10 +392,6 @@ extension Planner {
             guard case .column(let slot) = e, slot >= offset, slot < offset + visible.count else { return nil }
             return visible[slot - offset]
         }
-        func compatible(_ col: Int, _ e: BExpr) -> Bool {
-            guard e.isRowIndependent else { return false }
-            return true
-        }
         var all: [BExpr] = []
         for c in conds { splitBound(c, &all) }
         for c in all {
@@ -421,7 +405,7 @@ extension Planner {
                     other = a
                     op2 = op.flipped
                 }
-                guard let col, compatible(col, other), keyTypeMatches(table.columns[col].type, other) else { continue }
+                guard let col, other.isRowIndependent, keyTypeMatches(table.columns[col].type, other) else { continue }
                 switch op2 {
                 case .eq: eq[col] = other
                 case .gt: lows[col] = (other, false)
@@ -431,7 +415,7 @@ extension Planner {
                 case .ne: break
                 }
             case .inList(let a, let list, negated: false):
-                if let col = physical(a), list.allSatisfy({ compatible(col, $0) && keyTypeMatches(table.columns[col].type, $0) }) {
+                if let col = physical(a), list.allSatisfy({ $0.isRowIndependent && keyTypeMatches(table.columns[col].type, $0) }) {
                     inLists[col] = list
                 }
             default: break
@@ -454,7 +438,7 @@ extension Planner {
                 continue
             }
             let next = cols[prefix.count]
-            if prefix.count == cols.count - 1, id == 0, let list = inLists[next], prefix.isEmpty || true {
+            if prefix.count == cols.count - 1, id == 0, let list = inLists[next] {
                 let score = 900
                 if score > best.score { best = (score, .points(index: 0, list.map { prefix + [$0] })) }
                 continue

@@ -84,8 +84,6 @@ final class Planner {
                         e = .column(Int(k) - 1)
                     } else {
                         e = try bind(o.expr, scope).0
-                        var used = Set<Int>()
-                        e.columns(into: &used)
                     }
                     keys.append(SortKey(expr: e, descending: o.descending, nullsFirst: o.nullsFirst ?? o.descending))
                 }
@@ -280,7 +278,7 @@ final class Planner {
             agg = AggregationState(groups: groups, groupTypes: types)
             scope.aggregation = agg
         }
-        scope.windows = WindowState(baseWidth: 0)
+        scope.windows = WindowState()
 
         var bound: [BExpr] = []
         var cols: [ResultColumn] = []
@@ -295,7 +293,7 @@ final class Planner {
             scope.windows = nil
             let (b, t) = try bind(h, scope)
             having = try coerce(b, t, to: .boolean, "argument of HAVING")
-            scope.windows = WindowState(baseWidth: 0)
+            scope.windows = WindowState()
         }
 
         // ORDER BY: output positions, output names, select-list expressions, or extra keys.

@@ -17,7 +17,7 @@ final class Scope {
 
     /// Nesting depth: 0 for the outermost query.
     let depth: Int
-    /// When set, window functions may be used; they become columns after `baseWidth`.
+    /// When set, window functions may be used; they become columns after the window node's input.
     var windows: WindowState?
 
     init(parent: Scope?) {
@@ -88,9 +88,6 @@ final class AggregationState {
 
 /// Window functions collected while binding a query's select list and ORDER BY.
 final class WindowState {
-    let baseWidth: Int
     var calls: [WindowCall] = []
     var types: [SQLType] = []
-
-    init(baseWidth: Int) { self.baseWidth = baseWidth }
 }

@@ -736,6 +736,8 @@ final class Writer {
         }
         let returning = try returning(u.returning, table, alias: u.alias)
         let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
+        var setSubs: [Int: [Int]] = [:]
+        for (p, e) in sets { if let e { setSubs[p] = exec.subqueryIndexes(e) } }
         var out: [[SQLValue]] = []
         let rows = try await matchingRows(table, alias: u.alias, u.whereClause)
         for (key, old) in rows {
@@ -743,7 +745,7 @@ final class Writer {
             var new = old
             for (p, e) in sets {
                 if let e {
-                    new[p] = try await exec.eval(e, visible, exec.subqueryIndexes(e))
+                    new[p] = try await exec.eval(e, visible, setSubs[p] ?? [])
                 } else {
                     new[p] = try defaultValue(table, p)
                 }
