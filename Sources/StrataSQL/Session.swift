@@ -279,16 +279,11 @@ public final class Session {
 
     func run(_ statement: Statement, _ parameters: [SQLValue], _ source: ReadSource, _ tx: Transaction?) async throws -> StatementResult {
         let catalog = try await catalog(source)
-        let now = Int64(Engine.nowMicros) - DateTime.epochShift * DateTime.microsPerDay
         switch statement {
         case .select(let q):
             let (temporal, snapshots) = try await resolveTemporal(statement, parameters)
-            let planner = Planner(catalog: catalog, temporal: temporal)
-            let prepared = try planner.prepare(q)
-            let exec = Executor(engine: engine, source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
-                                ctx: EvalContext(params: parameters, statementTime: now))
-            let rows = try await exec.run(prepared.plan)
-            return StatementResult(tag: "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
+            let prepared = try Planner(catalog: catalog, temporal: temporal).prepare(q)
+            return try await runPrepared(prepared, parameters, source, snapshots: snapshots)
         case .explain(let inner):
             guard case .select(let q) = inner else { throw SQLError(SQLError.featureNotSupported, "EXPLAIN supports queries only") }
             let (temporal, _) = try await resolveTemporal(inner, parameters)
@@ -297,7 +292,7 @@ public final class Session {
             return StatementResult(tag: "EXPLAIN", columns: [ResultColumn(name: "QUERY PLAN", type: .text)], rows: lines.map { [.text($0)] })
         default:
             guard let tx else { throw SQLError(SQLError.internalError, "a write without a transaction") }
-            let writer = Writer(session: self, tx: tx, catalog: catalog, parameters: parameters, now: now)
+            let writer = Writer(session: self, tx: tx, catalog: catalog, parameters: parameters, now: Session.statementTime())
             return try await writer.run(statement)
         }
     }
@@ -391,7 +386,7 @@ extension Session {
         guard case .select(let q) = prepared.statement, !transactionFailed else {
             return try await execute(prepared.statement, parameters)
         }
-        let source: ReadSource = transaction.map { .transaction($0) } ?? .snapshot(engine.snapshot())
+        let source = currentSource()
         let catalog = try await catalog(source)
         var temporal: [TemporalClause] = []
         TemporalCollector.collect(prepared.statement, into: &temporal)
@@ -411,10 +406,14 @@ extension Session {
         }
     }
 
-    func runPrepared(_ prepared: PreparedQuery, _ parameters: [SQLValue], _ source: ReadSource) async throws -> StatementResult {
-        let now = Int64(Engine.nowMicros) - DateTime.epochShift * DateTime.microsPerDay
-        let exec = Executor(engine: engine, source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes,
-                            ctx: EvalContext(params: parameters, statementTime: now))
+    /// Now, as SQL timestamps count it (microseconds since 2000-01-01 UTC).
+    static func statementTime() -> Int64 {
+        Int64(Engine.nowMicros) - DateTime.epochShift * DateTime.microsPerDay
+    }
+
+    func runPrepared(_ prepared: PreparedQuery, _ parameters: [SQLValue], _ source: ReadSource, snapshots: [Snapshot] = []) async throws -> StatementResult {
+        let exec = Executor(engine: engine, source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
+                            ctx: EvalContext(params: parameters, statementTime: Session.statementTime()))
         let rows = try await exec.run(prepared.plan)
         return StatementResult(tag: "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
     }
