@@ -39,38 +39,7 @@ enum ReadPath {
 
     /// Every stored version of `key` (newest first) with sequence <= `seq`.
     static func history(_ version: Version, _ key: [UInt8], seq: UInt64) async throws -> [(seq: UInt64, kind: EntryKind, value: [UInt8])] {
-        var out: [(seq: UInt64, kind: EntryKind, value: [UInt8])] = []
-        key.withUnsafeBytes { k in
-            var n = version.memtable.seek(k, UInt64.max)
-            while let node = n, compareBytes(Memtable.key(node), k) == 0 {
-                if Memtable.seq(node) <= seq { out.append((Memtable.seq(node), Memtable.kind(node), Array(Memtable.value(node)))) }
-                n = version.memtable.next(node)
-            }
-        }
-        for seg in version.segments where seg.ref.minSeq <= seq {
-            let skip = key.withUnsafeBytes { k in
-                seg.ref.minKey.withUnsafeBytes({ compareBytes(k, $0) < 0 }) || seg.ref.maxKey.withUnsafeBytes({ compareBytes(k, $0) > 0 })
-                    || !seg.mayContain(k)
-            }
-            if skip { continue }
-            var b = key.withUnsafeBytes { seg.findBlock($0, UInt64.max) }
-            scanning: while b < seg.blockCount {
-                let block = try await seg.block(b)
-                let done: Bool = key.withUnsafeBytes { k in
-                    var i = block.lowerBound(k, UInt64.max)
-                    while i < block.count {
-                        guard compareBytes(block.key(i), k) == 0 else { return true }
-                        if block.seq(i) <= seq { out.append((block.seq(i), block.kind(i), Array(block.value(i)))) }
-                        i += 1
-                    }
-                    return false
-                }
-                if done { break scanning }
-                b += 1
-            }
-        }
-        out.sort { $0.seq > $1.seq }
-        return out
+        try await versions(version, KeyRange(lower: key, upper: key + [0]), seq: seq).map { ($0.seq, $0.kind, $0.value) }
     }
 }
 
@@ -463,9 +432,12 @@ extension ReadPath {
                 n = version.memtable.next(node)
             }
         }
+        // A range of exactly one key can skip segments by their bloom filters.
+        let singleKey = range.upper == range.lower + [0]
         for seg in version.segments where seg.ref.minSeq <= seq {
             let disjoint = range.lower.withUnsafeBytes { l in seg.ref.maxKey.withUnsafeBytes { compareBytes($0, l) < 0 } }
                 || (range.upper.map { u in u.withUnsafeBytes { up in seg.ref.minKey.withUnsafeBytes { compareBytes($0, up) >= 0 } } } ?? false)
+                || (singleKey && !range.lower.withUnsafeBytes { seg.mayContain($0) })
             if disjoint { continue }
             var b = range.lower.withUnsafeBytes { seg.findBlock($0, UInt64.max) }
             scanning: while b < seg.blockCount {
