@@ -187,17 +187,18 @@ extension Planner {
             let (y, u) = try bind(b, scope)
             return (.concat(try coerce(x, t, to: .text, "||", assignment: true), try coerce(y, u, to: .text, "||", assignment: true)), .text)
         case "+", "-", "*", "/", "%", "^":
-            var (x, t) = try bind(a, scope)
-            var (y, u) = try bind(b, scope)
-            if t == .unknown { t = u == .unknown ? .numeric : u }
-            if u == .unknown { u = t }
+            let (x0, t0) = try bind(a, scope)
+            let (y0, u0) = try bind(b, scope)
+            // An untyped operand takes the other's type (numeric when both are untyped).
+            let t = t0 == .unknown ? (u0 == .unknown ? .numeric : u0) : t0
+            let u = u0 == .unknown ? t : u0
             guard t.isNumeric && u.isNumeric else {
                 throw SQLError(SQLError.undefinedFunction, "operator does not exist: \(t) \(op) \(u)")
             }
             var type = t.numericRank >= u.numericRank ? t : u
             if op == "^" { type = .double }
-            x = try coerce(x, t == .unknown ? .unknown : t, to: t, "arithmetic")
-            y = try coerce(y, u, to: u, "arithmetic")
+            let x = try coerce(x0, t0, to: t, "arithmetic")
+            let y = try coerce(y0, u0, to: u, "arithmetic")
             let arithOp = ArithOp(rawValue: op)!
             var result: BExpr = .arith(arithOp, try coerce(x, t, to: type, "arithmetic"), try coerce(y, u, to: type, "arithmetic"), type)
             if case .arith(_, .const, .const, _) = result {

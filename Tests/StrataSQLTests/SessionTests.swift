@@ -341,4 +341,14 @@ import Testing
         let plan = try await db.rows("EXPLAIN SELECT count(*) FROM \(from) WHERE \(equalities)").map { $0[0] }
         #expect(plan.filter { $0.contains("Hash Join") }.count == 63)
     }
+
+    /// An untyped literal in arithmetic takes the other operand's type, as in PostgreSQL
+    /// (it was left as text and computed in double precision).
+    @Test func untypedLiteralsInArithmeticTakeTheOtherType() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE t (a INT); INSERT INTO t VALUES (2)")
+        #expect(try await db.rows("SELECT typeof('5' + 1), typeof(a + '3'), a + '3', typeof('1.5' + 1.0), '2' * '3' FROM t")
+            == [["integer", "integer", "5", "numeric", "6"]])
+        #expect(await db.sqlState("SELECT a + 'x' FROM t") == "22P02")
+    }
 }
