@@ -17,13 +17,20 @@ func sqlStatements(inFile path: String) throws -> [String] {
     return out
 }
 
+/// The shared sqllogictest corpus beside the repository: its directory and its `.test`
+/// files (relative paths); fails the test when the corpus is not there.
+func corpusFiles() throws -> (root: String, files: [String]) {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../../shared/slt").standardized.path
+    let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".test") } ?? []
+    try #require(files.count >= 10, "the corpus is expected beside the repository at \(root)")
+    return (root, files)
+}
+
 @Suite struct CorpusLexingTests {
     /// Every statement of the shared sqllogictest corpus tokenizes.
     @Test func everyCorpusStatementTokenizes() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/slt").standardized.path
-        let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".test") } ?? []
-        try #require(files.count >= 10, "the corpus is expected beside the repository at \(root)")
+        let (root, files) = try corpusFiles()
         var statements = 0
         for file in files {
             for sql in try sqlStatements(inFile: root + "/" + file) {

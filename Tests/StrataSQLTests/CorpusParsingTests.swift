@@ -8,10 +8,7 @@ import Testing
     /// `postgresql` engine, not expected to fail) parses. The evidence files are left out:
     /// they use SQLite-only syntax (triggers, `NOT INDEXED`, `IN ()`) which PostgreSQL rejects too.
     @Test func everyPostgresCorpusStatementParses() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/slt").standardized.path
-        let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".test") } ?? []
-        try #require(files.count >= 10, "the corpus is expected beside the repository at \(root)")
+        let (root, files) = try corpusFiles()
         var parsed = 0
         var failures = 0
         for file in files.sorted() where !file.hasPrefix("evidence/") {
