@@ -12,6 +12,8 @@ extension BenchCommand {
         @Flag(help: "A quick run: 100,000 rows instead of 1,000,000.") var quick = false
         @Option(help: "Directory for the databases (default: a new temporary directory).") var dir: String?
         @Option(help: "Number of rows.") var rows: Int?
+        @Option(help: "Comma-separated workloads to run after the insert (point,range,aggregate,join).") var only = "point,range,aggregate,join"
+        @Flag(help: "Skip SQLite (for profiling Strata alone).") var strataOnly = false
 
         func run() async throws {
             let n = rows ?? (quick ? 100_000 : 1_000_000)
@@ -53,26 +55,31 @@ extension BenchCommand {
             for j in 0..<10_000 { _ = try await s.execute(insertC, [.int(Int64(j * (n / 10_000))), .text("cat-\(j % 10)")]) }
             _ = try await s.execute("COMMIT")
             let point = try s.prepare("SELECT id, name, amount FROM t WHERE id = $1")
-            let sPoint = try await measure(points) {
+            let wanted = Set(only.split(separator: ",").map(String.init))
+            let sPoint = !wanted.contains("point") ? 0 : try await measure(points) {
                 for id in lookups {
                     guard try await s.execute(point, [.int(id)]).rows.count == 1 else { throw BenchError("strata lost row \(id)") }
                 }
             }
             let range = try s.prepare("SELECT id, name, amount FROM t WHERE id >= $1 AND id < $2")
-            let sRange = try await measure(ranges * 1000) {
+            let sRange = !wanted.contains("range") ? 0 : try await measure(ranges * 1000) {
                 for start in rangeStarts {
                     guard try await s.execute(range, [.int(start), .int(start + 1000)]).rows.count == 1000 else { throw BenchError("strata range") }
                 }
             }
             let aggregate = "SELECT name, sum(amount) FROM t GROUP BY name"
-            let sAggregate = try await measure(n) {
+            let sAggregate = !wanted.contains("aggregate") ? 0 : try await measure(n) {
                 guard try await s.execute(try s.prepare(aggregate)).rows.count == 1000 else { throw BenchError("strata aggregate") }
             }
             let join = "SELECT c.category, count(*), sum(t.amount) FROM c JOIN t ON t.id = c.id GROUP BY c.category"
-            let sJoin = try await measure(10_000) {
+            let sJoin = !wanted.contains("join") ? 0 : try await measure(10_000) {
                 guard try await s.execute(try s.prepare(join)).rows.count == 10 else { throw BenchError("strata join") }
             }
             await db.close()
+            if strataOnly {
+                print("strata insert=\(Int(sInsert)) point=\(Int(sPoint)) range=\(Int(sRange)) aggregate=\(Int(sAggregate)) join=\(Int(sJoin))")
+                return
+            }
 
             // SQLite
             let lite = try SQLiteBaseline(path: base + "/sqlite.db")

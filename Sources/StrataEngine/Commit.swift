@@ -182,9 +182,9 @@ extension Engine {
             mutations = w
         } else {
             // Later transactions in the group are ordered after earlier ones: their writes win.
-            var merged: [[UInt8]: Mutation] = [:]
+            var merged: [ByteKey: Mutation] = [:]
             for r in group {
-                if case .data(let w, _, _, _) = r.payload { for m in w { merged[m.key] = m } }
+                if case .data(let w, _, _, _) = r.payload { for m in w { merged[ByteKey(m.key)] = m } }
             }
             mutations = Array(merged.values)
             mutations.sort { compareBytes($0.key, $1.key) < 0 }

@@ -87,17 +87,30 @@ final class Memtable: @unchecked Sendable {
     // MARK: Writes
 
     /// Inserts the mutations of one commit at sequence `seq`.
+    /// Keys ascending (as commits write them) are inserted with a finger: each search
+    /// starts from the previous key's position instead of the top of the list.
     func apply(_ mutations: [Mutation], seq: UInt64) {
         locked {
-            for m in mutations {
-                m.key.withUnsafeBytes { k in m.value.withUnsafeBytes { v in insertLocked(k, seq, m.kind, v) } }
+            withUnsafeTemporaryAllocation(of: Node.self, capacity: Self.maxHeight) { finger in
+                var previous: [UInt8]? = nil
+                for m in mutations {
+                    let ascending = previous.map { compareBytes($0, m.key) < 0 } ?? false
+                    m.key.withUnsafeBytes { k in
+                        m.value.withUnsafeBytes { v in insertLocked(k, seq, m.kind, v, finger: finger, useFinger: ascending) }
+                    }
+                    previous = m.key
+                }
             }
         }
     }
 
     /// Inserts one version.
     func insert(_ key: UnsafeRawBufferPointer, seq: UInt64, kind: EntryKind, value: UnsafeRawBufferPointer) {
-        locked { insertLocked(key, seq, kind, value) }
+        locked {
+            withUnsafeTemporaryAllocation(of: Node.self, capacity: Self.maxHeight) { update in
+                insertLocked(key, seq, kind, value, finger: update, useFinger: false)
+            }
+        }
     }
 
     private func allocate(_ size: Int) -> UnsafeMutableRawPointer {
@@ -129,11 +142,27 @@ final class Memtable: @unchecked Sendable {
         return h
     }
 
-    private func insertLocked(_ key: UnsafeRawBufferPointer, _ seq: UInt64, _ kind: EntryKind, _ value: UnsafeRawBufferPointer) {
-        withUnsafeTemporaryAllocation(of: Node.self, capacity: Self.maxHeight) { update in
+    /// Inserts one version. `update` receives the predecessors at each level; with
+    /// `useFinger` it already holds those of a smaller key (the previous insert), where
+    /// each level's search may start.
+    private func insertLocked(
+        _ key: UnsafeRawBufferPointer, _ seq: UInt64, _ kind: EntryKind, _ value: UnsafeRawBufferPointer,
+        finger update: UnsafeMutableBufferPointer<Node>, useFinger: Bool
+    ) {
+        do {
             var x = head
+            var moved = false
             for level in stride(from: height - 1, through: 0, by: -1) {
-                while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 { x = n }
+                if useFinger {
+                    // Both `x` and the finger precede `key`: start from the later of the two.
+                    let f = update[level]
+                    if !moved || (f != head && Self.compare(x, Self.key(f), Self.seq(f)) < 0) { x = f }
+                }
+                moved = false
+                while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 {
+                    x = n
+                    moved = true
+                }
                 update[level] = x
             }
             if let n = Self.next(x, 0), Self.compare(n, key, seq) == 0 {
@@ -158,6 +187,7 @@ final class Memtable: @unchecked Sendable {
             for level in 0..<h {
                 Self.setNext(node, level, Self.next(update[level], level))
                 Self.setNext(update[level], level, node)
+                update[level] = node
             }
             _count += 1
         }

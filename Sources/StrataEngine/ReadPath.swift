@@ -37,6 +37,29 @@ enum ReadPath {
         return nil
     }
 
+    /// `get` answered from memory: nil when a segment block that could hold `key` is not cached.
+    static func cachedGet(_ version: Version, _ key: [UInt8], seq: UInt64) -> CachedRead? {
+        key.withUnsafeBytes { k -> CachedRead? in
+            if let n = version.memtable.get(k, snapshot: seq) {
+                return CachedRead(value: Memtable.kind(n) == .put ? Array(Memtable.value(n)) : nil)
+            }
+            for seg in version.segments where seg.ref.minSeq <= seq {
+                let r = seg.ref
+                if r.minKey.withUnsafeBytes({ compareBytes(k, $0) < 0 }) || r.maxKey.withUnsafeBytes({ compareBytes(k, $0) > 0 }) {
+                    continue
+                }
+                if !seg.mayContain(k) { continue }
+                let b = seg.findBlock(k, seq)
+                if b >= seg.blockCount { continue }
+                guard let block = seg.cachedBlock(b) else { return nil }
+                let i = block.lowerBound(k, seq)
+                guard i < block.count, compareBytes(block.key(i), k) == 0 else { continue }
+                return CachedRead(value: block.kind(i) == .put ? Array(block.value(i)) : nil)
+            }
+            return CachedRead(value: nil)
+        }
+    }
+
     /// Every stored version of `key` (newest first) with sequence <= `seq`.
     static func history(_ version: Version, _ key: [UInt8], seq: UInt64) async throws -> [(seq: UInt64, kind: EntryKind, value: [UInt8])] {
         try await versions(version, KeyRange(lower: key, upper: key + [0]), seq: seq).map { ($0.seq, $0.kind, $0.value) }

@@ -10,7 +10,14 @@ public struct Snapshot: Sendable {
 
     /// The value of `key`, or nil when absent.
     public func get(_ key: [UInt8]) async throws -> [UInt8]? {
-        try await storageErrors { try await ReadPath.get(version, key, seq: seq) }
+        if let found = try cachedGet(key) { return found.value }
+        return try await storageErrors { try await ReadPath.get(version, key, seq: seq) }
+    }
+
+    /// The value of `key` when answering needs no storage read (the memtable and cached
+    /// blocks decide it); nil when a block must be loaded. No `await` on the hot path.
+    public func cachedGet(_ key: [UInt8]) throws -> CachedRead? {
+        ReadPath.cachedGet(version, key, seq: seq)
     }
 
     /// The pairs in `range`, ascending (or descending when `reverse`), at most `limit`.
@@ -37,6 +44,12 @@ public struct Snapshot: Sendable {
     public func timestamp() async throws -> UInt64 { try await engine.timestamp(of: seq) }
 }
 
+/// The answer of ``Snapshot/cachedGet(_:)``: the value, or nil when the key is absent.
+public struct CachedRead: Sendable {
+    /// The value; nil when absent or deleted.
+    public let value: [UInt8]?
+}
+
 /// A read-write transaction: reads at its snapshot, buffers writes, and records
 /// what it read so that the commit can check nothing it read has changed since.
 ///
@@ -46,8 +59,11 @@ public struct Snapshot: Sendable {
 public final class Transaction {
     /// The snapshot reads come from.
     public let snapshot: Snapshot
-    private var writes: [[UInt8]: Mutation] = [:]
-    private var readKeys: Set<[UInt8]> = []
+    /// The write set: the newest mutation per key, in first-write order.
+    private var writes = WriteSet()
+    /// Keys read (possibly repeated; compacted now and then).
+    private var readKeys: [[UInt8]] = []
+    private var readKeysCompactedAt = 1024
     private var readRanges: [KeyRange] = []
 
     init(snapshot: Snapshot) { self.snapshot = snapshot }
@@ -55,15 +71,34 @@ public final class Transaction {
     /// The value of `key` as this transaction sees it (its own writes included).
     public func get(_ key: [UInt8]) async throws -> [UInt8]? {
         if let m = writes[key] { return m.kind == .put ? m.value : nil }
-        readKeys.insert(key)
+        noteRead(key)
+        if let found = try snapshot.cachedGet(key) { return found.value }
         return try await snapshot.get(key)
+    }
+
+    /// `get` answered from memory (see ``Snapshot/cachedGet(_:)``); nil when storage must be read.
+    public func cachedGet(_ key: [UInt8]) throws -> CachedRead? {
+        if let m = writes[key] { return CachedRead(value: m.kind == .put ? m.value : nil) }
+        noteRead(key)
+        return try snapshot.cachedGet(key)
+    }
+
+    private func noteRead(_ key: [UInt8]) {
+        readKeys.append(key)
+        if readKeys.count >= readKeysCompactedAt {
+            readKeys.sort { compareBytes($0, $1) < 0 }
+            var unique: [[UInt8]] = []
+            unique.reserveCapacity(readKeys.count)
+            for k in readKeys where unique.last != k { unique.append(k) }
+            readKeys = unique
+            readKeysCompactedAt = max(1024, readKeys.count * 2)
+        }
     }
 
     /// The pairs in `range` as this transaction sees them, at most `limit`.
     public func scan(_ range: KeyRange = .all, reverse: Bool = false, limit: Int = .max) async throws -> [KeyValue] {
         readRanges.append(range)
-        let own = writes.values.filter { range.contains($0.key) }
-            .sorted { reverse ? compareBytes($0.key, $1.key) > 0 : compareBytes($0.key, $1.key) < 0 }
+        let own = writes.mutations(in: range, reverse: reverse)
         let base = try await snapshot.scan(range, reverse: reverse, limit: own.isEmpty ? limit : limit &+ own.count)
         if own.isEmpty { return base }
         var out: [KeyValue] = []
@@ -83,14 +118,43 @@ public final class Transaction {
         return out
     }
 
+    /// Calls `body` with each pair in `range` as this transaction sees it, without copying
+    /// (the buffers are valid only during the call), until `body` returns false. Records
+    /// as read only the part of the range actually visited.
+    public func forEach(
+        _ range: KeyRange, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) async throws {
+        if !writes.isEmpty && !writes.mutations(in: range, reverse: false).isEmpty {
+            readRanges.append(range)  // scan() records it again; harmless
+            for kv in try await scan(range) {
+                let more = try kv.key.withUnsafeBytes { k in try kv.value.withUnsafeBytes { v in try body(k, v) } }
+                if !more { return }
+            }
+            return
+        }
+        var stoppedAt: [UInt8]? = nil
+        defer {
+            if let stoppedAt {
+                readRanges.append(KeyRange(lower: range.lower, upper: stoppedAt + [0]))
+            } else {
+                readRanges.append(range)
+            }
+        }
+        try await snapshot.forEach(range) { k, v in
+            if try body(k, v) { return true }
+            stoppedAt = Array(k)
+            return false
+        }
+    }
+
     /// Sets `key` to `value` when the transaction commits.
     public func put(_ key: [UInt8], _ value: [UInt8]) {
-        writes[key] = Mutation(key: key, kind: .put, value: value)
+        writes.set(Mutation(key: key, kind: .put, value: value))
     }
 
     /// Deletes `key` when the transaction commits.
     public func delete(_ key: [UInt8]) {
-        writes[key] = Mutation(key: key, kind: .delete, value: [])
+        writes.set(Mutation(key: key, kind: .delete, value: []))
     }
 
     /// True when the transaction has written nothing.
@@ -104,16 +168,92 @@ public final class Transaction {
     public func rollback(to savepoint: TransactionSavepoint) { writes = savepoint.writes }
 
     func request() -> CommitRequest {
-        var muts = Array(writes.values)
-        muts.sort { compareBytes($0.key, $1.key) < 0 }
-        return CommitRequest(
-            .data(writes: muts, snapshot: snapshot.seq, readKeys: Array(readKeys), readRanges: readRanges))
+        CommitRequest(.data(writes: writes.sorted(), snapshot: snapshot.seq, readKeys: readKeys, readRanges: readRanges))
     }
 }
 
 /// A transaction's write set at one moment, from ``Transaction/savepoint()``.
 public struct TransactionSavepoint: Sendable {
-    let writes: [[UInt8]: Mutation]
+    let writes: WriteSet
+}
+
+/// A transaction's buffered writes: the newest mutation per key in first-write order,
+/// with a hash index for reading one's own writes. Keys written in ascending order (a
+/// bulk load) need no sort at commit.
+struct WriteSet: Sendable {
+    private var log: [Mutation] = []
+    /// Positions in `log` by key; built only once keys stop arriving in ascending order
+    /// (until then `log` is sorted and searched by bisection, so a bulk load hashes nothing).
+    private var index: [ByteKey: Int]? = nil
+
+    var isEmpty: Bool { log.isEmpty }
+
+    /// The position of `key` in the sorted log, or where it would go.
+    private func lowerBound(_ key: [UInt8]) -> Int {
+        var lo = 0
+        var hi = log.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if compareBytes(log[mid].key, key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    subscript(key: [UInt8]) -> Mutation? {
+        if log.isEmpty { return nil }
+        if let index { return index[ByteKey(key)].map { log[$0] } }
+        let i = lowerBound(key)
+        return i < log.count && log[i].key == key ? log[i] : nil
+    }
+
+    mutating func set(_ m: Mutation) {
+        if index == nil {
+            guard let last = log.last else {
+                log.append(m)
+                return
+            }
+            let c = compareBytes(last.key, m.key)
+            if c < 0 {
+                log.append(m)
+                return
+            }
+            let i = c == 0 ? log.count - 1 : lowerBound(m.key)
+            if log[i].key == m.key {
+                log[i] = m
+                return
+            }
+            var built: [ByteKey: Int] = [:]
+            built.reserveCapacity(log.count * 2)
+            for (n, old) in log.enumerated() { built[ByteKey(old.key)] = n }
+            index = built
+        }
+        let k = ByteKey(m.key)
+        if let old = index![k] {
+            log[old] = m
+        } else {
+            index![k] = log.count
+            log.append(m)
+        }
+    }
+
+    /// The mutations in key order.
+    func sorted() -> [Mutation] {
+        if index == nil { return log }
+        return log.sorted { compareBytes($0.key, $1.key) < 0 }
+    }
+
+    /// The mutations inside `range`, in scan order.
+    func mutations(in range: KeyRange, reverse: Bool) -> [Mutation] {
+        if log.isEmpty { return [] }
+        var out: [Mutation]
+        if index == nil {
+            out = Array(log[lowerBound(range.lower)...].prefix { range.upper == nil || compareBytes($0.key, range.upper!) < 0 })
+        } else {
+            out = log.filter { range.contains($0.key) }.sorted { compareBytes($0.key, $1.key) < 0 }
+        }
+        if reverse { out.reverse() }
+        return out
+    }
 }
 
 extension Engine {

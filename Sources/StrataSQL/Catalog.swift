@@ -1,5 +1,6 @@
 import FoundationEssentials
 import StrataEngine
+import Synchronization
 
 /// A column of a table as the catalog stores it.
 struct ColumnInfo: Codable, Sendable, Hashable {
@@ -109,6 +110,8 @@ final class Catalog: Sendable {
     let nextId: UInt32
     let tables: [String: TableInfo]
     let views: [String: ViewInfo]
+    /// Table bindings made so far, by table id.
+    let bindings = Mutex<[UInt32: TableBinding]>([:])
 
     init(version: UInt64, nextId: UInt32, tables: [String: TableInfo], views: [String: ViewInfo]) {
         self.version = version
@@ -162,5 +165,83 @@ final class Catalog: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Array((try? encoder.encode(value)) ?? Data())
+    }
+}
+
+/// What statements need of one table beyond its definition, worked out once per catalog:
+/// visible columns, the row key prefix, a row decoder and the bound CHECK and DEFAULT
+/// expressions (so a prepared INSERT or UPDATE does not parse and bind them per row).
+final class TableBinding: Sendable {
+    struct Check: Sendable {
+        let name: String
+        /// Bound over the table's visible columns, in order.
+        let expr: BExpr
+    }
+
+    let table: TableInfo
+    let visible: [Int]
+    let prefix: [UInt8]
+    let decoder: PhysicalRowDecoder
+    let checks: [Check]
+    /// Per physical column: the bound DEFAULT expression, nil for none (NULL).
+    let defaults: [BExpr?]
+    /// Per physical column: type, length limit and NOT NULL, for checking rows without copying column definitions.
+    let types: [SQLType]
+    let maxLengths: [Int?]
+    let notNull: [Bool]
+
+    init(_ table: TableInfo, catalog: Catalog) throws {
+        self.table = table
+        visible = table.visibleColumns
+        prefix = table.prefix()
+        decoder = try PhysicalRowDecoder(table)
+        types = table.columns.map(\.type)
+        maxLengths = table.columns.map(\.maxLength)
+        notNull = table.columns.map(\.notNull)
+        let planner = Planner(catalog: catalog)
+        let scope = Scope(parent: nil)
+        scope.add(table.name, visible.map { ResultColumn(name: table.columns[$0].name, type: table.columns[$0].type) })
+        checks = try table.checks.map { Check(name: $0.name, expr: try planner.bind(try Parser.expressionOnly($0.sql), scope).0) }
+        defaults = try table.columns.map { c in
+            guard let sql = c.defaultSQL else { return nil }
+            return try planner.bind(try Parser.expressionOnly(sql), Scope(parent: nil)).0
+        }
+    }
+}
+
+extension TableBinding {
+    /// Checks NOT NULL and CHECK constraints and converts values to column types.
+    func validate(_ row: inout [SQLValue], _ context: () -> EvalContext) throws {
+        for p in visible {
+            let type = types[p]
+            switch (row[p], type) {
+            case (.null, _), (.int, .bigint), (.double, .double), (.bool, .boolean): break
+            case (.text, .text) where maxLengths[p] == nil: break
+            default: row[p] = try Cast.cast(row[p], to: type, length: maxLengths[p], explicit: false)
+            }
+            if notNull[p] && row[p].isNull {
+                throw SQLError(SQLError.notNullViolation, "null value in column \"\(table.columns[p].name)\" of relation \"\(table.name)\" violates not-null constraint")
+            }
+        }
+        if !checks.isEmpty {
+            let values = visible.map { row[$0] }
+            let ctx = context()
+            for check in checks {
+                if case .bool(false) = try Evaluator.eval(check.expr, values, ctx) {
+                    throw SQLError(SQLError.checkViolation, "new row for relation \"\(table.name)\" violates check constraint \"\(check.name)\"")
+                }
+            }
+        }
+    }
+}
+
+extension Catalog {
+    /// The binding of `table` (normally one of this catalog's tables; a table being
+    /// altered gets a fresh binding).
+    func binding(_ table: TableInfo) throws -> TableBinding {
+        if let b = bindings.withLock({ $0[table.id] }), b.table == table { return b }
+        let b = try TableBinding(table, catalog: self)
+        bindings.withLock { $0[table.id] = b }
+        return b
     }
 }

@@ -10,48 +10,84 @@ extension Executor {
         }
     }
 
-    /// Reads a table's rows by the scan's access path, filtered.
-    func scan(_ spec: ScanSpec) async throws -> [[SQLValue]] {
-        if case .history(let from, let to) = spec.version { return try await historyScan(spec, from, to) }
+    /// Reads a table's rows by the scan's access path, filtered, pushing them to `sink`
+    /// in batches of at most `Executor.batchSize` stored rows. Returns false when the sink
+    /// stopped the scan.
+    func scan(_ spec: ScanSpec, _ sink: RowSink) async throws -> Bool {
+        if case .history(let from, let to) = spec.version { return try await emit(try await historyScan(spec, from, to), sink) }
         let reader = try reader(spec.version)
         let table = spec.table
         let builder = try ScanRowBuilder(spec)
         let filterSubs = spec.filter.map(subqueryIndexes) ?? []
-        var out: [[SQLValue]] = []
-
-        func emit(_ key: [UInt8], _ value: [UInt8]) async throws {
-            let row = try builder.row(key, value)
-            if let f = spec.filter, !(try await test(f, row, filterSubs)) { return }
-            out.append(row)
+        // A filter without subqueries runs while decoding; one with subqueries per batch.
+        let inlineFilter = filterSubs.isEmpty ? spec.filter : nil
+        let ctx = self.ctx
+        func deliver(_ batch: [[SQLValue]]) async throws -> Bool {
+            if batch.isEmpty { return true }
+            guard let f = spec.filter, !filterSubs.isEmpty else { return try await sink(batch) }
+            var kept: [[SQLValue]] = []
+            for r in batch where try await test(f, r, filterSubs) { kept.append(r) }
+            return kept.isEmpty ? true : try await sink(kept)
+        }
+        func scanRange(_ range: KeyRange) async throws -> Bool {
+            var lower = range.lower
+            while true {
+                var batch: [[SQLValue]] = []
+                var resumeAfter: [UInt8]? = nil
+                var visited = 0
+                try await reader.forEachRaw(KeyRange(lower: lower, upper: range.upper)) { k, v in
+                    let row = try builder.row(k, v)
+                    if let f = inlineFilter {
+                        if case .bool(true) = try Evaluator.eval(f, row, ctx) { batch.append(row) }
+                    } else {
+                        batch.append(row)
+                    }
+                    visited += 1
+                    if visited >= Executor.batchSize {
+                        resumeAfter = Array(k)
+                        return false
+                    }
+                    return true
+                }
+                if !(try await deliver(batch)) { return false }
+                guard let resumeAfter else { return true }
+                lower = resumeAfter + [0]
+                await Task.yield()
+            }
         }
 
         let rowPrefix = table.prefix()
         switch spec.access {
         case .full:
-            try await reader.forEach(in: KeyRange.prefix(rowPrefix)) { k, v in try await emit(k, v) }
+            return try await scanRange(KeyRange.prefix(rowPrefix))
         case .points(_, let keyLists):
-            var seen = Set<[UInt8]>()
+            var seen = Set<ByteKey>()
+            var batch: [[SQLValue]] = []
             for list in keyLists {
                 guard let values = try await keyValues(list, table, table.primaryKey) else { continue }
                 let key = KeyEncoding.encode(values, prefix: rowPrefix)
-                guard seen.insert(key).inserted else { continue }
-                if let v = try await reader.get(key) { try await emit(key, v) }
+                if keyLists.count > 1 { guard seen.insert(ByteKey(key)).inserted else { continue } }
+                guard let v = try await reader.get(key) else { continue }
+                let row = try key.withUnsafeBytes { k in try v.withUnsafeBytes { try builder.row(k, $0) } }
+                if let f = inlineFilter, !(try Evaluator.eval(f, row, ctx) == .bool(true)) { continue }
+                batch.append(row)
             }
+            return try await deliver(batch)
         case .range(let indexId, let prefixExprs, let low, let high):
             let cols = indexId == 0 ? table.primaryKey : (table.indexes.first { $0.id == indexId }?.columns ?? [])
-            guard let prefixValues = try await keyValues(prefixExprs, table, Array(cols.prefix(prefixExprs.count))) else { return [] }
+            guard let prefixValues = try await keyValues(prefixExprs, table, Array(cols.prefix(prefixExprs.count))) else { return true }
             let base = KeyEncoding.encode(prefixValues, prefix: table.prefix(index: indexId))
             var lower = base
             var upper: [UInt8]? = KeyRange.prefix(base).upper
             let next = prefixExprs.count < cols.count ? cols[prefixExprs.count] : nil
             if let next {
                 if let (e, inclusive) = low {
-                    guard let v = try await keyValues([e], table, [next]) else { return [] }
+                    guard let v = try await keyValues([e], table, [next]) else { return true }
                     let enc = KeyEncoding.encode(v, prefix: base)
                     lower = inclusive ? enc : (KeyRange.prefix(enc).upper ?? enc)
                 }
                 if let (e, inclusive) = high {
-                    guard let v = try await keyValues([e], table, [next]) else { return [] }
+                    guard let v = try await keyValues([e], table, [next]) else { return true }
                     let enc = KeyEncoding.encode(v, prefix: base)
                     upper = inclusive ? KeyRange.prefix(enc).upper : enc
                 } else if low != nil {
@@ -59,17 +95,22 @@ extension Executor {
                 }
             }
             let range = KeyRange(lower: lower, upper: upper)
-            if indexId == 0 {
-                try await reader.forEach(in: range) { k, v in try await emit(k, v) }
-            } else {
-                var rowKeys: [[UInt8]] = []
-                try await reader.forEach(in: range) { _, v in rowKeys.append(v) }
-                for k in rowKeys {
-                    if let v = try await reader.get(k) { try await emit(k, v) }
+            if indexId == 0 { return try await scanRange(range) }
+            var rowKeys: [[UInt8]] = []
+            try await reader.forEach(in: range) { _, v in rowKeys.append(v) }
+            var batch: [[SQLValue]] = []
+            for k in rowKeys {
+                guard let v = try await reader.get(k) else { continue }
+                let row = try k.withUnsafeBytes { kb in try v.withUnsafeBytes { try builder.row(kb, $0) } }
+                if let f = inlineFilter, !(try Evaluator.eval(f, row, ctx) == .bool(true)) { continue }
+                batch.append(row)
+                if batch.count >= Executor.batchSize {
+                    if !(try await deliver(batch)) { return false }
+                    batch = []
                 }
             }
+            return try await deliver(batch)
         }
-        return out
     }
 
     /// Evaluates key expressions and converts them to the key columns' types; nil when
@@ -156,20 +197,46 @@ struct ScanRowBuilder {
     let decoder: PhysicalRowDecoder
     /// Physical column position and slot of each visible column.
     let physicalToSlot: [(Int, Int)]
+    /// True when no column was dropped: stored values decode straight into their slots.
+    let direct: Bool
 
     init(_ spec: ScanSpec) throws {
         self.spec = spec
         decoder = try PhysicalRowDecoder(spec.table)
         physicalToSlot = spec.table.visibleColumns.enumerated().map { ($0.element, spec.offset + $0.offset) }
+        direct = physicalToSlot.count == spec.table.columns.count
     }
 
     /// The row stored as `value` under `key`, placed in a row of the scan's width.
-    func row(_ key: [UInt8], _ value: [UInt8]) throws -> [SQLValue] {
-        let physical = try decoder.decode(value)
+    func row(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> [SQLValue] {
         var row = [SQLValue](repeating: .null, count: spec.width)
-        for (p, slot) in physicalToSlot { row[slot] = physical[p] }
-        if spec.withKey { row[spec.offset + physicalToSlot.count] = .bytes(key) }
+        if direct {
+            for (p, v) in decoder.missing { row[spec.offset + p] = v }
+            try RowEncoding.decode(value, width: decoder.columnCount, into: &row, at: spec.offset)
+        } else {
+            let physical = try decoder.decode(value)
+            for (p, slot) in physicalToSlot { row[slot] = physical[p] }
+        }
+        if spec.withKey { row[spec.offset + physicalToSlot.count] = .bytes(Array(key)) }
         return row
+    }
+
+    /// Writes the stored row into its slots of an existing full-width row (a join's
+    /// output row), leaving the other slots alone.
+    func fill(_ row: inout [SQLValue], _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        if direct {
+            for p in 0..<decoder.columnCount { row[spec.offset + p] = .null }
+            for (p, v) in decoder.missing { row[spec.offset + p] = v }
+            try RowEncoding.decode(value, width: decoder.columnCount, into: &row, at: spec.offset)
+        } else {
+            let physical = try decoder.decode(value)
+            for (p, slot) in physicalToSlot { row[slot] = physical[p] }
+        }
+        if spec.withKey { row[spec.offset + physicalToSlot.count] = .bytes(Array(key)) }
+    }
+
+    func row(_ key: [UInt8], _ value: [UInt8]) throws -> [SQLValue] {
+        try key.withUnsafeBytes { k in try value.withUnsafeBytes { try row(k, $0) } }
     }
 }
 
@@ -179,40 +246,45 @@ extension Executor {
     /// Returns nil when the hash join should be used.
     func lookupJoin(_ spec: JoinSpec, _ lookup: IndexLookup, _ left: [[SQLValue]]) async throws -> [[SQLValue]]? {
         let table = lookup.scan.table
+        let prefix = table.prefix()
+        // Count the right table's rows up to the threshold, without copying them, on the
+        // snapshot (an estimate: not recorded as a read).
         let threshold = max(1024, left.count * 4)
-        let sample = try await source.scan(KeyRange.prefix(table.prefix()), limit: threshold)
-        if sample.count < threshold { return nil }
+        var seen = 0
+        try await source.snapshot.forEach(KeyRange.prefix(prefix)) { _, _ in
+            seen += 1
+            return seen < threshold
+        }
+        if seen < threshold { return nil }
         let builder = try ScanRowBuilder(lookup.scan)
         let filterSubs = lookup.scan.filter.map(subqueryIndexes) ?? []
         let residualSubs = spec.residual.map(subqueryIndexes) ?? []
-        let prefix = table.prefix()
+        let keyTypes = table.primaryKey.map { table.columns[$0].type }
         var out: [[SQLValue]] = []
         for l in left {
-            var values: [SQLValue] = []
+            var key = prefix
             var skip = false
-            for (e, pk) in zip(lookup.keys, table.primaryKey) {
-                let v = try Evaluator.eval(e, l, ctx)
+            for (e, type) in zip(lookup.keys, keyTypes) {
+                var v: SQLValue
+                if case .column(let i) = e { v = l[i] } else { v = try Evaluator.eval(e, l, ctx) }
                 if v.isNull { skip = true; break }
-                let type = table.columns[pk].type
                 if type.isInteger, case .int = v {} else if type.isInteger { skip = true; break }
-                values.append(try Cast.cast(v, to: type, length: nil, explicit: true))
+                switch (v, type) {
+                case (.int, .bigint), (.text, .text): break
+                default: v = try Cast.cast(v, to: type, length: nil, explicit: true)
+                }
+                KeyEncoding.append(v, to: &key)
             }
             var matched = false
-            if !skip {
-                let key = KeyEncoding.encode(values, prefix: prefix)
-                if let bytes = try await source.get(key) {
-                    let r = try builder.row(key, bytes)
-                    var keep = true
-                    if let f = lookup.scan.filter { keep = try await test(f, r, filterSubs) }
-                    if keep {
-                        var m = l
-                        for range in spec.rightSlots { for i in range { m[i] = r[i] } }
-                        if let residual = spec.residual { keep = try await test(residual, m, residualSubs) }
-                        if keep {
-                            matched = true
-                            out.append(m)
-                        }
-                    }
+            if !skip, let bytes = try await source.get(key) {
+                var m = l
+                try key.withUnsafeBytes { k in try bytes.withUnsafeBytes { try builder.fill(&m, k, $0) } }
+                var keep = true
+                if let f = lookup.scan.filter { keep = try await test(f, m, filterSubs) }
+                if keep, let residual = spec.residual { keep = try await test(residual, m, residualSubs) }
+                if keep {
+                    matched = true
+                    out.append(m)
                 }
             }
             if !matched && spec.kind == .left { out.append(l) }

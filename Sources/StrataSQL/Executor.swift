@@ -9,8 +9,28 @@ enum ReadSource {
 
     func get(_ key: [UInt8]) async throws -> [UInt8]? {
         switch self {
-        case .transaction(let tx): try await tx.get(key)
-        case .snapshot(let s): try await s.get(key)
+        case .transaction(let tx):
+            if let r = try tx.cachedGet(key) { return r.value }
+            return try await tx.get(key)
+        case .snapshot(let s):
+            if let r = try s.cachedGet(key) { return r.value }
+            return try await s.get(key)
+        }
+    }
+
+    /// The committed state this source reads at (for estimates that need not be tracked).
+    var snapshot: Snapshot {
+        switch self {
+        case .transaction(let tx): tx.snapshot
+        case .snapshot(let s): s
+        }
+    }
+
+    /// Calls `body` with each pair in `range` without copying, until it returns false.
+    func forEachRaw(_ range: KeyRange, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) async throws {
+        switch self {
+        case .transaction(let tx): try await tx.forEach(range, body)
+        case .snapshot(let s): try await s.forEach(range, body)
         }
     }
 
@@ -180,60 +200,14 @@ final class Executor {
                 out.append(values)
             }
             return out
-        case .scan(let spec):
-            return try await scan(spec)
-        case .filter(let child, let cond):
-            let rows = try await run(child)
-            let subs = subqueryIndexes(cond)
-            var out: [[SQLValue]] = []
-            for r in rows where try await test(cond, r, subs) { out.append(r) }
-            return out
-        case .project(let child, let exprs):
-            let rows = try await run(child)
-            let subs = exprs.map(subqueryIndexes)
-            let simple = subs.allSatisfy(\.isEmpty)
-            var out: [[SQLValue]] = []
-            out.reserveCapacity(rows.count)
-            for r in rows {
-                var values: [SQLValue] = []
-                values.reserveCapacity(exprs.count)
-                if simple {
-                    for e in exprs { values.append(try Evaluator.eval(e, r, ctx)) }
-                } else {
-                    for (e, s) in zip(exprs, subs) { values.append(try await eval(e, r, s)) }
-                }
-                out.append(values)
-            }
-            return out
-        case .place(let child, let offset, let width):
-            let rows = try await run(child)
-            return rows.map { r in
-                var row = [SQLValue](repeating: .null, count: width)
-                for (i, v) in r.enumerated() { row[offset + i] = v }
-                return row
-            }
+        case .scan, .filter, .project, .place, .limit, .aggregate:
+            return try await collect(plan)
         case .join(let spec):
             return try await join(spec)
-        case .aggregate(let child, let groups, let aggregates):
-            return try await aggregate(try await run(child), groups, aggregates)
         case .window(let child, let calls):
             return try await Windowing.apply(calls, to: try await run(child), self)
         case .sort(let child, let keys):
             return try await sort(try await run(child), keys)
-        case .limit(let child, let limitExpr, let offsetExpr):
-            let rows = try await run(child)
-            var offset = 0
-            var limit = Int.max
-            if let offsetExpr, case .int(let o) = try await eval(offsetExpr, [], subqueryIndexes(offsetExpr)) {
-                guard o >= 0 else { throw SQLError(SQLError.invalidRowCountInResultOffset, "OFFSET must not be negative") }
-                offset = Int(clamping: o)
-            }
-            if let limitExpr, case .int(let l) = try await eval(limitExpr, [], subqueryIndexes(limitExpr)) {
-                guard l >= 0 else { throw SQLError(SQLError.invalidRowCountInLimit, "LIMIT must not be negative") }
-                limit = Int(clamping: l)
-            }
-            if offset >= rows.count { return [] }
-            return Array(rows[offset..<(offset + min(limit, rows.count - offset))])
         case .distinct(let child, let on):
             let rows = try await run(child)
             var seen = Set<[SQLValue]>()
@@ -292,10 +266,13 @@ final class Executor {
 
     /// Values that compare equal hash equal (1 and 1.0 in one column after type unification).
     func normalize(_ key: [SQLValue]) -> [SQLValue] {
-        key.map { v in
-            if case .double(let d) = v, d == 0 { return .double(0) }
-            return v
-        }
+        if !key.contains(where: { if case .double(0) = $0 { true } else { false } }) { return key }
+        return key.map(normalize)
+    }
+
+    func normalize(_ v: SQLValue) -> SQLValue {
+        if case .double(let d) = v, d == 0 { return .double(0) }
+        return v
     }
 
     func setOperation(_ op: SetOperator, _ all: Bool, _ left: [[SQLValue]], _ right: [[SQLValue]]) -> [[SQLValue]] {
@@ -422,32 +399,67 @@ final class Executor {
 
     // MARK: Aggregation
 
-    func aggregate(_ rows: [[SQLValue]], _ groups: [BExpr], _ specs: [AggregateSpec]) async throws -> [[SQLValue]] {
+    /// Groups the rows `child` produces and computes `specs` per group, without holding
+    /// the input: rows stream into the groups' accumulators.
+    func aggregate(_ child: Plan, _ groups: [BExpr], _ specs: [AggregateSpec]) async throws -> [[SQLValue]] {
+        var single: [SQLValue: Int] = [:]
         var index: [[SQLValue]: Int] = [:]
         var keys: [[SQLValue]] = []
         var accs: [[Accumulator]] = []
         let groupSubs = groups.map(subqueryIndexes)
         let argSubs = specs.map { $0.args.map(subqueryIndexes) }
         let filterSubs = specs.map { $0.filter.map(subqueryIndexes) ?? [] }
-        for r in rows {
-            var key: [SQLValue] = []
-            for (g, s) in zip(groups, groupSubs) { key.append(try await eval(g, r, s)) }
-            let nk = normalize(key)
+        let simple = groupSubs.allSatisfy(\.isEmpty) && argSubs.allSatisfy { $0.allSatisfy(\.isEmpty) } && filterSubs.allSatisfy(\.isEmpty)
+        let ctx = self.ctx
+        @inline(__always) func value(_ e: BExpr, _ r: [SQLValue]) throws -> SQLValue {
+            if case .column(let i) = e { return r[i] }
+            return try Evaluator.eval(e, r, ctx)
+        }
+        func group(_ key: [SQLValue]) -> Int {
             let gi: Int
-            if let i = index[nk] {
-                gi = i
+            if key.count == 1 {
+                let k = normalize(key[0])
+                if let i = single[k] { return i }
+                gi = keys.count
+                single[k] = gi
             } else {
+                let nk = normalize(key)
+                if let i = index[nk] { return i }
                 gi = keys.count
                 index[nk] = gi
-                keys.append(key)
-                accs.append(specs.map { Accumulator(distinct: $0.distinct) })
             }
-            for (j, spec) in specs.enumerated() {
-                if let f = spec.filter, !(try await test(f, r, filterSubs[j])) { continue }
-                var args: [SQLValue] = []
-                for (a, s) in zip(spec.args, argSubs[j]) { args.append(try await eval(a, r, s)) }
-                try accs[gi][j].add(spec, args)
+            keys.append(key)
+            accs.append(specs.map { Accumulator(distinct: $0.distinct) })
+            return gi
+        }
+        var key: [SQLValue] = []
+        key.reserveCapacity(groups.count)
+        _ = try await produce(child) { rows in
+            for r in rows {
+                key.removeAll(keepingCapacity: true)
+                if simple {
+                    for g in groups { key.append(try value(g, r)) }
+                } else {
+                    for (g, s) in zip(groups, groupSubs) { key.append(try await eval(g, r, s)) }
+                }
+                let gi = group(key)
+                for (j, spec) in specs.enumerated() {
+                    if simple {
+                        if let f = spec.filter, !(try Evaluator.eval(f, r, ctx) == .bool(true)) { continue }
+                        switch spec.args.count {
+                        case 0: try accs[gi][j].add(spec, .null, .null)
+                        case 1: try accs[gi][j].add(spec, try value(spec.args[0], r), .null)
+                        default: try accs[gi][j].add(spec, try value(spec.args[0], r), try value(spec.args[1], r))
+                        }
+                        continue
+                    }
+                    if let f = spec.filter, !(try await test(f, r, filterSubs[j])) { continue }
+                    var args: [SQLValue] = []
+                    for (a, s) in zip(spec.args, argSubs[j]) { args.append(try await eval(a, r, s)) }
+                    try accs[gi][j].add(spec, args.first ?? .null, args.count > 1 ? args[1] : .null)
+                }
             }
+            return true
         }
         if keys.isEmpty && groups.isEmpty {
             keys.append([])
@@ -479,12 +491,12 @@ struct Accumulator {
 
     init(distinct: Bool) { if distinct { seen = [] } }
 
-    mutating func add(_ spec: AggregateSpec, _ args: [SQLValue]) throws {
+    /// Adds one input row's arguments (`v` the first, `second` the string_agg separator).
+    mutating func add(_ spec: AggregateSpec, _ v: SQLValue, _ second: SQLValue) throws {
         if spec.kind == .countStar {
             count += 1
             return
         }
-        let v = args[0]
         if v.isNull { return }
         if seen != nil {
             guard seen!.insert(v).inserted else { return }
@@ -521,7 +533,7 @@ struct Accumulator {
             }
         case .stringAgg:
             if parts.isEmpty { separator = nil }
-            if !parts.isEmpty { parts.append(args[1].text ?? "") }
+            if !parts.isEmpty { parts.append(second.text ?? "") }
             parts.append(v.text ?? "")
         case .boolAnd:
             if case .bool(let b) = v { flag = (flag ?? true) && b }

@@ -147,9 +147,13 @@ struct PhysicalRowDecoder {
 
     /// The physical column values of the stored row `bytes`.
     func decode(_ bytes: [UInt8]) throws -> [SQLValue] {
+        try bytes.withUnsafeBytes { try decode($0) }
+    }
+
+    func decode(_ bytes: UnsafeRawBufferPointer) throws -> [SQLValue] {
         var row = [SQLValue](repeating: .null, count: columnCount)
         for (p, v) in missing { row[p] = v }
-        try bytes.withUnsafeBytes { try RowEncoding.decode($0, width: columnCount, into: &row, at: 0) }
+        try RowEncoding.decode(bytes, width: columnCount, into: &row, at: 0)
         return row
     }
 }

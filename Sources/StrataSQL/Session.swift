@@ -79,6 +79,8 @@ public final class Session {
     /// Open savepoints, oldest first, with the write set and catalog state when taken.
     var savepoints: [(name: String, point: TransactionSavepoint, catalogDirty: Bool)] = []
     var catalogDirty = false
+    /// The catalog the current transaction read (while it has changed none).
+    var transactionCatalog: (Transaction, Catalog)?
     /// Settings changed with SET.
     public var settings: [String: String] = [:]
 
@@ -102,6 +104,11 @@ public final class Session {
 
     /// Runs one parsed statement.
     public func execute(_ statement: Statement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
+        try await execute(statement, parameters, prepared: nil)
+    }
+
+    /// Runs one statement; `prepared` (when given) keeps its plans across executions.
+    func execute(_ statement: Statement, _ parameters: [SQLValue], prepared: PreparedStatement?) async throws -> StatementResult {
         switch statement {
         case .begin:
             if transaction != nil { return StatementResult(tag: "BEGIN") }  // PostgreSQL warns and continues
@@ -167,7 +174,7 @@ public final class Session {
                 throw SQLError(SQLError.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
             }
             do {
-                return try await run(statement, parameters, .transaction(tx), tx)
+                return try await run(statement, parameters, .transaction(tx), tx, prepared: prepared)
             } catch {
                 transactionFailed = true
                 throw error
@@ -185,7 +192,7 @@ public final class Session {
             let tx = engine.beginTransaction()
             catalogDirty = false
             do {
-                let result = try await run(statement, parameters, .transaction(tx), tx)
+                let result = try await run(statement, parameters, .transaction(tx), tx, prepared: prepared)
                 _ = try await engine.commit(tx)
                 return result
             } catch EngineError.serializationFailure where attempt < 10 {
@@ -203,9 +210,19 @@ public final class Session {
 
     /// The catalog as `source` sees it.
     func catalog(_ source: ReadSource) async throws -> Catalog {
-        if case .transaction = source, catalogDirty {
-            return try await loadCatalog(source)
+        if case .transaction(let tx) = source {
+            if catalogDirty { return try await loadCatalog(source) }
+            // The transaction's first read of the catalog is tracked; later reads see the same.
+            if let (t, c) = transactionCatalog, t === tx { return c }
+            let c = try await sharedCatalog(source)
+            transactionCatalog = (tx, c)
+            return c
         }
+        return try await sharedCatalog(source)
+    }
+
+    /// The catalog `source` sees, through the shared cache.
+    func sharedCatalog(_ source: ReadSource) async throws -> Catalog {
         let meta = try await source.get(KeyLayout.metaKey)
         guard let meta else { return Catalog.empty }
         if let c = cache.get(metaBytes: meta) { return c }
@@ -277,7 +294,7 @@ public final class Session {
         return (out, snapshots)
     }
 
-    func run(_ statement: Statement, _ parameters: [SQLValue], _ source: ReadSource, _ tx: Transaction?) async throws -> StatementResult {
+    func run(_ statement: Statement, _ parameters: [SQLValue], _ source: ReadSource, _ tx: Transaction?, prepared: PreparedStatement? = nil) async throws -> StatementResult {
         let catalog = try await catalog(source)
         switch statement {
         case .select(let q):
@@ -293,6 +310,16 @@ public final class Session {
         default:
             guard let tx else { throw SQLError(SQLError.internalError, "a write without a transaction") }
             let writer = Writer(session: self, tx: tx, catalog: catalog, parameters: parameters, now: Session.statementTime())
+            if let prepared, case .insert(let ins) = statement {
+                let plan: InsertPlan
+                if let (c, p) = prepared.plan.insert.withLock({ $0 }), c === catalog {
+                    plan = p
+                } else {
+                    plan = try writer.planInsert(ins)
+                    prepared.plan.insert.withLock { $0 = (catalog, plan) }
+                }
+                return try await writer.insert(ins, plan)
+            }
             return try await writer.run(statement)
         }
     }
@@ -373,6 +400,8 @@ public struct PreparedStatement: Sendable {
 /// The last plan of a prepared query and the catalog it was made for.
 final class PlanCache: Sendable {
     let entry = Mutex<(Catalog, PreparedQuery)?>(nil)
+    /// The bound form of a prepared INSERT.
+    let insert = Mutex<(Catalog, InsertPlan)?>(nil)
 }
 
 extension Session {
@@ -383,8 +412,22 @@ extension Session {
 
     /// Runs a prepared statement with `parameters`.
     public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
+        if case .insert(let ins) = prepared.statement, let tx = transaction, !transactionFailed, !catalogDirty,
+           let (t, catalog) = transactionCatalog, t === tx,
+           let (c, plan) = prepared.plan.insert.withLock({ $0 }), c === catalog, plan.isSimple(ins) {
+            // The bulk-load path: a prepared single-row INSERT inside a transaction whose
+            // catalog is known needs no planning and, when memory answers, no await.
+            do {
+                if case .done(let result) = try plan.insertOne(plan.values![0], tx: tx, parameters: parameters, now: Session.statementTime()) {
+                    return result
+                }
+            } catch {
+                transactionFailed = true
+                throw error
+            }
+        }
         guard case .select(let q) = prepared.statement, !transactionFailed else {
-            return try await execute(prepared.statement, parameters)
+            return try await execute(prepared.statement, parameters, prepared: prepared)
         }
         let source = currentSource()
         let catalog = try await catalog(source)

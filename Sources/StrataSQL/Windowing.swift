@@ -145,7 +145,8 @@ enum Windowing {
                 for p in try frame(k) {
                     let r = rows[part[p]]
                     if let f = spec.filter, !(try Evaluator.test(f, r, ctx)) { continue }
-                    try acc.add(spec, try spec.args.map { try Evaluator.eval($0, r, ctx) })
+                    let args = try spec.args.map { try Evaluator.eval($0, r, ctx) }
+                    try acc.add(spec, args.first ?? .null, args.count > 1 ? args[1] : .null)
                 }
                 v = try acc.result(spec)
             }

@@ -476,29 +476,17 @@ final class Writer {
 
     /// The default value of column `p` for a new row.
     func defaultValue(_ table: TableInfo, _ p: Int) throws -> SQLValue {
-        guard let sql = table.columns[p].defaultSQL else { return .null }
-        let (e, _) = try Planner(catalog: catalog).bind(try Parser.expressionOnly(sql), Scope(parent: nil))
+        guard let e = try catalog.binding(table).defaults[p] else { return .null }
         return try Evaluator.eval(e, [], context())
     }
 
     /// Checks NOT NULL and CHECK constraints and converts values to column types.
     func validate(_ table: TableInfo, _ row: inout [SQLValue]) throws {
-        for (p, c) in table.columns.enumerated() where !c.dropped {
-            row[p] = try Cast.cast(row[p], to: c.type, length: c.maxLength, explicit: false)
-            if c.notNull && row[p].isNull {
-                throw SQLError(SQLError.notNullViolation, "null value in column \"\(c.name)\" of relation \"\(table.name)\" violates not-null constraint")
-            }
-        }
-        if !table.checks.isEmpty {
-            let scope = rowScope(table)
-            let visible = table.visibleColumns.map { row[$0] }
-            for check in table.checks {
-                let (e, _) = try Planner(catalog: catalog).bind(try Parser.expressionOnly(check.sql), scope)
-                if case .bool(false) = try Evaluator.eval(e, visible, context()) {
-                    throw SQLError(SQLError.checkViolation, "new row for relation \"\(table.name)\" violates check constraint \"\(check.name)\"")
-                }
-            }
-        }
+        try validate(try catalog.binding(table), &row)
+    }
+
+    func validate(_ binding: TableBinding, _ row: inout [SQLValue]) throws {
+        try binding.validate(&row) { self.context() }
     }
 
     func rowScope(_ table: TableInfo, alias: String? = nil) -> Scope {
@@ -511,7 +499,9 @@ final class Writer {
         if table.primaryKey.isEmpty {
             return KeyEncoding.encode([.int(RowIdGenerator.shared.next())], prefix: table.prefix())
         }
-        return KeyEncoding.encode(table.primaryKey.map { row[$0] }, prefix: table.prefix())
+        var key = (try? catalog.binding(table).prefix) ?? table.prefix()
+        for p in table.primaryKey { KeyEncoding.append(row[p], to: &key) }
+        return key
     }
 
     func writeRow(_ table: TableInfo, _ key: [UInt8], _ row: [SQLValue]) {
@@ -601,7 +591,7 @@ final class Writer {
         try await referencedRowChanges(table, old, row)
     }
 
-    func returning(_ items: [SelectItem], _ table: TableInfo, alias: String?) throws -> ([ResultColumn], [BExpr])? {
+    func returning(_ items: [SelectItem], _ table: TableInfo, alias: String?) throws -> Returning? {
         if items.isEmpty { return nil }
         let scope = rowScope(table, alias: alias)
         let planner = Planner(catalog: catalog)
@@ -620,10 +610,15 @@ final class Writer {
                 exprs.append(b)
             }
         }
-        return (cols, exprs)
+        return Returning(columns: cols, exprs: exprs)
     }
 
     func insert(_ ins: Insert) async throws -> StatementResult {
+        try await insert(ins, try planInsert(ins))
+    }
+
+    /// Resolves an INSERT's table, target columns, RETURNING list and VALUES expressions.
+    func planInsert(_ ins: Insert) throws -> InsertPlan {
         guard let table = catalog.tables[ins.table] else {
             if catalog.views[ins.table] != nil { throw SQLError(SQLError.featureNotSupported, "cannot insert into view \"\(ins.table)\"") }
             throw SQLError(SQLError.undefinedTable, "relation \"\(ins.table)\" does not exist")
@@ -636,38 +631,57 @@ final class Writer {
         }
         if Set(targets).count != targets.count { throw SQLError(SQLError.duplicateColumn, "column specified more than once") }
         let returning = try returning(ins.returning, table, alias: ins.alias)
+        var values: [[InsertPlan.Value]]? = nil
+        if let q = ins.source, case .values(let rows) = q.body, q.orderBy.isEmpty, q.limit == nil, q.offset == nil, q.with.isEmpty {
+            let planner = Planner(catalog: catalog)
+            let empty = Scope(parent: nil)
+            values = try rows.map { r in
+                guard r.count <= targets.count else { throw SQLError(SQLError.syntaxError, "INSERT has more expressions than target columns") }
+                return try r.enumerated().map { i, e in
+                    if case .defaultValue = e { return .defaultValue }
+                    let (b, t) = try planner.bind(e, empty)
+                    let col = table.columns[targets[i]]
+                    return .expr(b, castText: (t == .unknown || t == .text) && col.type != .text ? col.type : nil)
+                }
+            }
+        }
+        return InsertPlan(binding: try catalog.binding(table), targets: targets, values: values, returning: returning)
+    }
+
+    func insert(_ ins: Insert, _ plan: InsertPlan) async throws -> StatementResult {
+        if plan.isSimple(ins), let rows = plan.values {
+            return try await insertOne(rows[0], plan)
+        }
+        let table = plan.binding.table
+        let targets = plan.targets
         var sourceRows: [[SQLValue?]] = []
-        let planner = Planner(catalog: catalog)
-        if let q = ins.source {
-            if case .values(let rows) = q.body, q.orderBy.isEmpty, q.limit == nil, q.offset == nil, q.with.isEmpty {
-                let empty = Scope(parent: nil)
-                let ctx = context()
-                for r in rows {
-                    guard r.count <= targets.count else { throw SQLError(SQLError.syntaxError, "INSERT has more expressions than target columns") }
-                    var values: [SQLValue?] = []
-                    for (i, e) in r.enumerated() {
-                        if case .defaultValue = e {
-                            values.append(nil)
-                            continue
-                        }
-                        let (b, t) = try planner.bind(e, empty)
-                        let col = table.columns[targets[i]]
+        if let rows = plan.values {
+            let ctx = context()
+            sourceRows.reserveCapacity(rows.count)
+            for r in rows {
+                var values: [SQLValue?] = []
+                values.reserveCapacity(r.count)
+                for slot in r {
+                    switch slot {
+                    case .defaultValue:
+                        values.append(nil)
+                    case .expr(let b, let castText):
                         var v = try Evaluator.eval(b, [], ctx)
-                        if t == .unknown || t == .text, col.type != .text, case .text(let s) = v {
-                            v = try Cast.cast(.text(s), to: col.type, length: nil, explicit: true)
+                        if let type = castText, case .text(let s) = v {
+                            v = try Cast.cast(.text(s), to: type, length: nil, explicit: true)
                         }
                         values.append(v)
                     }
-                    sourceRows.append(values)
                 }
-            } else {
-                let prepared = try planner.prepare(q)
-                guard prepared.columns.count <= targets.count else {
-                    throw SQLError(SQLError.syntaxError, "INSERT has more expressions than target columns")
-                }
-                let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes, ctx: context())
-                sourceRows = try await exec.run(prepared.plan).map { $0.map { Optional($0) } }
+                sourceRows.append(values)
             }
+        } else if let q = ins.source {
+            let prepared = try Planner(catalog: catalog).prepare(q)
+            guard prepared.columns.count <= targets.count else {
+                throw SQLError(SQLError.syntaxError, "INSERT has more expressions than target columns")
+            }
+            let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: prepared.subqueries, ctes: prepared.ctes, ctx: context())
+            sourceRows = try await exec.run(prepared.plan).map { $0.map { Optional($0) } }
         } else {
             sourceRows = [[]]
         }
@@ -675,25 +689,44 @@ final class Writer {
         var out: [[SQLValue]] = []
         for src in sourceRows {
             var row = [SQLValue](repeating: .null, count: table.columns.count)
-            var given = Set<Int>()
+            var given = 0
             for (i, v) in src.enumerated() {
                 if let v {
                     row[targets[i]] = v
-                    given.insert(targets[i])
+                    given += 1
                 }
             }
-            for p in table.visibleColumns where !given.contains(p) { row[p] = try defaultValue(table, p) }
+            if given < plan.binding.visible.count {
+                var isGiven = [Bool](repeating: false, count: table.columns.count)
+                for (i, v) in src.enumerated() where v != nil { isGiven[targets[i]] = true }
+                for p in plan.binding.visible where !isGiven[p] { row[p] = try defaultValue(table, p) }
+            }
             switch try await insertRow(table, row, onConflict: ins.onConflict, alias: ins.alias) {
             case .skipped: continue
             case .inserted(let r), .updated(let r):
                 count += 1
-                if let (_, exprs) = returning {
-                    let visible = table.visibleColumns.map { r[$0] }
-                    out.append(try exprs.map { try Evaluator.eval($0, visible, context()) })
+                if let returning = plan.returning {
+                    let visible = plan.binding.visible.map { r[$0] }
+                    out.append(try returning.exprs.map { try Evaluator.eval($0, visible, context()) })
                 }
             }
         }
-        return StatementResult(tag: "INSERT 0 \(count)", columns: returning?.0 ?? [], rows: out, rowsAffected: count)
+        return StatementResult(tag: count == 1 ? "INSERT 0 1" : "INSERT 0 \(count)", columns: plan.returning?.columns ?? [], rows: out, rowsAffected: count)
+    }
+
+    /// The common prepared INSERT (see `InsertPlan.insertOne`), reading a block from storage
+    /// when the key's existence check needs one.
+    func insertOne(_ values: [InsertPlan.Value], _ plan: InsertPlan) async throws -> StatementResult {
+        for _ in 0..<2 {
+            switch try plan.insertOne(values, tx: tx, parameters: parameters, now: now) {
+            case .done(let result): return result
+            case .needsRead(let key): _ = try await tx.snapshot.get(key)
+            }
+        }
+        guard case .done(let result) = try plan.insertOne(values, tx: tx, parameters: parameters, now: now, uncached: try await tx.get(plan.rowKey(values, parameters: parameters, now: now))) else {
+            throw SQLError(SQLError.internalError, "insert could not read its key")
+        }
+        return result
     }
 
     /// The rows of `table` matching `whereClause`, with their keys, read before any change.
@@ -751,12 +784,12 @@ final class Writer {
                 }
             }
             try await replaceRow(table, key, old, new)
-            if let (_, exprs) = returning {
+            if let exprs = returning?.exprs {
                 let v = table.visibleColumns.map { new[$0] }
                 out.append(try exprs.map { try Evaluator.eval($0, v, context()) })
             }
         }
-        return StatementResult(tag: "UPDATE \(rows.count)", columns: returning?.0 ?? [], rows: out, rowsAffected: rows.count)
+        return StatementResult(tag: "UPDATE \(rows.count)", columns: returning?.columns ?? [], rows: out, rowsAffected: rows.count)
     }
 
     func delete(_ d: Delete) async throws -> StatementResult {
@@ -768,12 +801,12 @@ final class Writer {
             guard try await tx.get(key) != nil else { continue }  // removed by a cascade already
             try await referencedRowChanges(table, old, nil)
             removeRow(table, key, old)
-            if let (_, exprs) = returning {
+            if let exprs = returning?.exprs {
                 let v = table.visibleColumns.map { old[$0] }
                 out.append(try exprs.map { try Evaluator.eval($0, v, context()) })
             }
         }
-        return StatementResult(tag: "DELETE \(rows.count)", columns: returning?.0 ?? [], rows: out, rowsAffected: rows.count)
+        return StatementResult(tag: "DELETE \(rows.count)", columns: returning?.columns ?? [], rows: out, rowsAffected: rows.count)
     }
 }
 
@@ -905,4 +938,10 @@ extension Parser {
 extension SQLError {
     /// The table definition is invalid, e.g. two primary keys (42P16).
     public static let invalidTableDefinition = Code(sqlState: "42P16", name: "invalid table definition")
+}
+
+/// A RETURNING list bound over a table's visible columns.
+struct Returning: Sendable {
+    let columns: [ResultColumn]
+    let exprs: [BExpr]
 }

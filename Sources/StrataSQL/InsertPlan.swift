@@ -1,0 +1,112 @@
+import StrataEngine
+
+/// An INSERT resolved against one catalog: a prepared INSERT reuses it while the catalog
+/// is unchanged, so each execution only evaluates its values.
+final class InsertPlan: Sendable {
+    enum Value: Sendable {
+        case defaultValue
+        /// A bound expression; `castText` is the column type an untyped or text value converts to.
+        case expr(BExpr, castText: SQLType?)
+    }
+
+    let binding: TableBinding
+    let targets: [Int]
+    /// The bound VALUES rows; nil when the rows come from a query.
+    let values: [[Value]]?
+    let returning: Returning?
+
+    init(binding: TableBinding, targets: [Int], values: [[Value]]?, returning: Returning?) {
+        self.binding = binding
+        self.targets = targets
+        self.values = values
+        self.returning = returning
+    }
+
+    /// True when `insertOne` applies: one VALUES row into a table with a primary key and
+    /// neither foreign keys nor unique secondary indexes, without ON CONFLICT or RETURNING.
+    func isSimple(_ ins: Insert) -> Bool {
+        guard let values, values.count == 1, ins.onConflict == nil, returning == nil else { return false }
+        let t = binding.table
+        return t.foreignKeys.isEmpty && !t.primaryKey.isEmpty && !t.indexes.contains(where: \.unique)
+    }
+
+    enum Outcome {
+        case done(StatementResult)
+        /// The existence check needs `key`'s block read from storage first.
+        case needsRead([UInt8])
+    }
+
+    /// Inserts one row synchronously (no `await` per row: the bulk-load path), with the
+    /// same checks as the general insert: types, NOT NULL, CHECK, primary key uniqueness.
+    /// `uncached` passes the result of an existence check already read from storage.
+    func insertOne(_ values: [Value], tx: Transaction, parameters: [SQLValue], now: Int64, uncached: [UInt8]?? = nil) throws -> Outcome {
+        let table = binding.table
+        let row = try self.row(values, parameters: parameters, now: now)
+        var key = binding.prefix
+        for p in table.primaryKey { KeyEncoding.append(row[p], to: &key) }
+        let existing: [UInt8]?
+        if let uncached {
+            existing = uncached
+        } else {
+            guard let read = try tx.cachedGet(key) else { return .needsRead(key) }
+            existing = read.value
+        }
+        if existing != nil {
+            let names = table.primaryKey.map { table.columns[$0].name }.joined(separator: ", ")
+            let values = table.primaryKey.map { row[$0].text ?? "null" }.joined(separator: ", ")
+            throw SQLError(SQLError.uniqueViolation, "duplicate key value violates unique constraint \"\(table.primaryKeyName ?? "\(table.name)_pkey")\": Key (\(names))=(\(values)) already exists.")
+        }
+        tx.put(key, RowEncoding.encode(row))
+        for index in table.indexes {
+            var entry = KeyEncoding.encode(index.columns.map { row[$0] }, prefix: table.prefix(index: index.id))
+            entry.append(contentsOf: key[binding.prefix.count...])
+            tx.put(entry, key)
+        }
+        return .done(StatementResult(tag: "INSERT 0 1", rowsAffected: 1))
+    }
+
+    /// The key of the row `insertOne` would write.
+    func rowKey(_ values: [Value], parameters: [SQLValue], now: Int64) throws -> [UInt8] {
+        let row = try self.row(values, parameters: parameters, now: now)
+        var key = binding.prefix
+        for p in binding.table.primaryKey { KeyEncoding.append(row[p], to: &key) }
+        return key
+    }
+
+    /// The physical row for one VALUES row: values, defaults, casts and constraint checks.
+    func row(_ values: [Value], parameters: [SQLValue], now: Int64) throws -> [SQLValue] {
+        let table = binding.table
+        var row = [SQLValue](repeating: .null, count: table.columns.count)
+        var context: EvalContext? = nil
+        func ctx() -> EvalContext {
+            if let context { return context }
+            let c = EvalContext(params: parameters, statementTime: now)
+            context = c
+            return c
+        }
+        var given = 0
+        for (i, slot) in values.enumerated() {
+            guard case .expr(let e, let castText) = slot else { continue }
+            var v: SQLValue
+            switch e {
+            case .param(let n) where n < parameters.count: v = parameters[n]
+            case .const(let c): v = c
+            default: v = try Evaluator.eval(e, [], ctx())
+            }
+            if let type = castText, case .text(let s) = v {
+                v = try Cast.cast(.text(s), to: type, length: nil, explicit: true)
+            }
+            row[targets[i]] = v
+            given += 1
+        }
+        if given < binding.visible.count {
+            var isGiven = [Bool](repeating: false, count: table.columns.count)
+            for (i, slot) in values.enumerated() { if case .expr = slot { isGiven[targets[i]] = true } }
+            for p in binding.visible where !isGiven[p] {
+                if let e = binding.defaults[p] { row[p] = try Evaluator.eval(e, [], ctx()) }
+            }
+        }
+        try binding.validate(&row, ctx)
+        return row
+    }
+}
