@@ -75,7 +75,7 @@ enum ReadPath {
 ///
 /// Every per-entry step is synchronous and restartable: when a step needs a block
 /// that is not in memory it returns ``Step/need(_:)``, the scanner loads it (reading
-/// ahead several blocks for long scans, outside the shared cache) and runs the
+/// ahead several blocks for long scans; beyond a scan's first blocks, outside the shared cache) and runs the
 /// step again. So only block boundaries pay for `await`.
 final class Scanner {
     enum Step {
@@ -236,7 +236,7 @@ final class Scanner {
         if range.count == 1 {
             src.ahead = [try await seg.block(index)]
         } else {
-            src.ahead = try await seg.blocks(range)
+            src.ahead = try await seg.blocks(range, cacheThem: n <= 16)
         }
         src.aheadStart = range.lowerBound
     }

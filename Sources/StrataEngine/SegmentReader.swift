@@ -127,23 +127,29 @@ final class SegmentReader: Sendable {
         return block
     }
 
-    /// Blocks `range` in one ranged read, decoded but not cached: for long scans,
-    /// which would otherwise push every useful block out of the cache.
-    func blocks(_ range: Range<Int>) async throws -> [DecodedBlock] {
+    /// Blocks `range` in one ranged read (none when all are cached). They enter the
+    /// cache only with `cacheThem`: the first blocks of a scan do, so repeated short
+    /// range reads stay in memory, but the bulk of a long scan does not, which would
+    /// otherwise push every useful block out of the cache.
+    func blocks(_ range: Range<Int>, cacheThem: Bool) async throws -> [DecodedBlock] {
+        let cached = range.map { cache.get(BlockCache.Key(segment: id, block: $0)) }
+        if cached.allSatisfy({ $0 != nil }) { return cached.map { $0! } }
         let start = blockOffsets[range.lowerBound]
         let end = blockOffsets[range.upperBound - 1] + blockSizes[range.upperBound - 1]
         let bytes = try await store.get(key, range: start..<end)
         guard bytes.count == end - start else { throw corrupt("segment \(ref.hash): short block read") }
         var out: [DecodedBlock] = []
         out.reserveCapacity(range.count)
-        for i in range {
-            if let cached = cache.get(BlockCache.Key(segment: id, block: i)) {
-                out.append(cached)
+        for (n, i) in range.enumerated() {
+            if let c = cached[n] {
+                out.append(c)
                 continue
             }
             let lo = blockOffsets[i] - start
             do {
-                out.append(try DecodedBlock(bytes, lo..<(lo + blockSizes[i])))
+                let block = try DecodedBlock(bytes, lo..<(lo + blockSizes[i]))
+                if cacheThem { cache.insert(BlockCache.Key(segment: id, block: i), block) }
+                out.append(block)
             } catch let e as EngineError {
                 throw EngineError(e.code, "segment \(ref.hash) block \(i): \(e.message)")
             }

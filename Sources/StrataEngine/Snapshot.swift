@@ -99,7 +99,9 @@ public final class Transaction {
     public func scan(_ range: KeyRange = .all, reverse: Bool = false, limit: Int = .max) async throws -> [KeyValue] {
         readRanges.append(range)
         let own = writes.mutations(in: range, reverse: reverse)
-        let base = try await snapshot.scan(range, reverse: reverse, limit: own.isEmpty ? limit : limit &+ own.count)
+        // Own deletes may hide base rows: read up to `limit` more (saturating: `limit` is often .max).
+        let (wanted, overflow) = limit.addingReportingOverflow(own.count)
+        let base = try await snapshot.scan(range, reverse: reverse, limit: overflow ? .max : wanted)
         if own.isEmpty { return base }
         var out: [KeyValue] = []
         var i = 0
@@ -202,6 +204,7 @@ struct WriteSet: Sendable {
     subscript(key: [UInt8]) -> Mutation? {
         if log.isEmpty { return nil }
         if let index { return index[ByteKey(key)].map { log[$0] } }
+        if compareBytes(log[log.count - 1].key, key) < 0 { return nil }  // past the last write
         let i = lowerBound(key)
         return i < log.count && log[i].key == key ? log[i] : nil
     }

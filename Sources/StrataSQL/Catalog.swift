@@ -93,13 +93,19 @@ enum KeyLayout {
     static func tableSpace(_ table: UInt32) -> [UInt8] {
         var out: [UInt8] = [0x01]
         out.reserveCapacity(32)
-        for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: table >> UInt32(s))) }
+        out.append(UInt8(truncatingIfNeeded: table >> 24))
+        out.append(UInt8(truncatingIfNeeded: table >> 16))
+        out.append(UInt8(truncatingIfNeeded: table >> 8))
+        out.append(UInt8(truncatingIfNeeded: table))
         return out
     }
 
     static func tablePrefix(_ table: UInt32, index: UInt32) -> [UInt8] {
         var out = tableSpace(table)
-        for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: index >> UInt32(s))) }
+        out.append(UInt8(truncatingIfNeeded: index >> 24))
+        out.append(UInt8(truncatingIfNeeded: index >> 16))
+        out.append(UInt8(truncatingIfNeeded: index >> 8))
+        out.append(UInt8(truncatingIfNeeded: index))
         return out
     }
 }

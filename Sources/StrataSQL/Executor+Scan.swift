@@ -13,8 +13,13 @@ extension Executor {
     /// Reads a table's rows by the scan's access path, filtered, pushing them to `sink`
     /// in batches of at most `Executor.batchSize` stored rows. Returns false when the sink
     /// stopped the scan.
-    func scan(_ spec: ScanSpec, _ sink: RowSink) async throws -> Bool {
-        if case .history(let from, let to) = spec.version { return try await emit(try await historyScan(spec, from, to), sink) }
+    /// With `project` (slots of the scan's row, when a projection of plain columns sits
+    /// right above it), each row is decoded into one reused buffer and only those slots copied out.
+    func scan(_ spec: ScanSpec, project: [Int]? = nil, _ sink: RowSink) async throws -> Bool {
+        if case .history(let from, let to) = spec.version {
+            let rows = try await historyScan(spec, from, to)
+            return try await emit(project.map { p in rows.map { r in p.map { r[$0] } } } ?? rows, sink)
+        }
         let reader = try reader(spec.version)
         let table = spec.table
         let builder = try ScanRowBuilder(spec)
@@ -22,13 +27,19 @@ extension Executor {
         // A filter without subqueries runs while decoding; one with subqueries per batch.
         let inlineFilter = filterSubs.isEmpty ? spec.filter : nil
         let ctx = self.ctx
+        // A filter with subqueries needs whole rows: projecting waits until after it.
+        let inlineProject = filterSubs.isEmpty ? project : nil
         func deliver(_ batch: [[SQLValue]]) async throws -> Bool {
             if batch.isEmpty { return true }
-            guard let f = spec.filter, !filterSubs.isEmpty else { return try await sink(batch) }
+            guard let f = spec.filter, !filterSubs.isEmpty else {
+                if let project, inlineProject == nil { return try await sink(batch.map { r in project.map { r[$0] } }) }
+                return try await sink(batch)
+            }
             var kept: [[SQLValue]] = []
-            for r in batch where try await test(f, r, filterSubs) { kept.append(r) }
+            for r in batch where try await test(f, r, filterSubs) { kept.append(project.map { p in p.map { r[$0] } } ?? r) }
             return kept.isEmpty ? true : try await sink(kept)
         }
+        var scratch = [SQLValue](repeating: .null, count: spec.width)
         func scanRange(_ range: KeyRange) async throws -> Bool {
             var lower = range.lower
             while true {
@@ -36,11 +47,21 @@ extension Executor {
                 var resumeAfter: [UInt8]? = nil
                 var visited = 0
                 try await reader.forEachRaw(KeyRange(lower: lower, upper: range.upper)) { k, v in
-                    let row = try builder.row(k, v)
-                    if let f = inlineFilter {
-                        if case .bool(true) = try Evaluator.eval(f, row, ctx) { batch.append(row) }
+                    if let p = inlineProject {
+                        try builder.fill(&scratch, k, v)
+                        if let f = inlineFilter, try Evaluator.eval(f, scratch, ctx) != .bool(true) {} else {
+                            var out: [SQLValue] = []
+                            out.reserveCapacity(p.count)
+                            for slot in p { out.append(scratch[slot]) }
+                            batch.append(out)
+                        }
                     } else {
-                        batch.append(row)
+                        let row = try builder.row(k, v)
+                        if let f = inlineFilter {
+                            if case .bool(true) = try Evaluator.eval(f, row, ctx) { batch.append(row) }
+                        } else {
+                            batch.append(row)
+                        }
                     }
                     visited += 1
                     if visited >= Executor.batchSize {
@@ -70,7 +91,7 @@ extension Executor {
                 guard let v = try await reader.get(key) else { continue }
                 let row = try key.withUnsafeBytes { k in try v.withUnsafeBytes { try builder.row(k, $0) } }
                 if let f = inlineFilter, !(try Evaluator.eval(f, row, ctx) == .bool(true)) { continue }
-                batch.append(row)
+                batch.append(inlineProject.map { p in p.map { row[$0] } } ?? row)
             }
             return try await deliver(batch)
         case .range(let indexId, let prefixExprs, let low, let high):
@@ -103,7 +124,7 @@ extension Executor {
                 guard let v = try await reader.get(k) else { continue }
                 let row = try k.withUnsafeBytes { kb in try v.withUnsafeBytes { try builder.row(kb, $0) } }
                 if let f = inlineFilter, !(try Evaluator.eval(f, row, ctx) == .bool(true)) { continue }
-                batch.append(row)
+                batch.append(inlineProject.map { p in p.map { row[$0] } } ?? row)
                 if batch.count >= Executor.batchSize {
                     if !(try await deliver(batch)) { return false }
                     batch = []

@@ -29,6 +29,9 @@ extension Executor {
             let subs = exprs.map(subqueryIndexes)
             let simple = subs.allSatisfy(\.isEmpty)
             let columns = exprs.compactMap { e -> Int? in if case .column(let i) = e { i } else { nil } }
+            if columns.count == exprs.count, case .scan(let spec) = child {
+                return try await scan(spec, project: columns, sink)
+            }
             return try await produce(child) { rows in
                 var out: [[SQLValue]] = []
                 out.reserveCapacity(rows.count)

@@ -366,7 +366,11 @@ extension Planner {
         switch leaf.source {
         case .table(let table, let version):
             var spec = ScanSpec(table: table, version: version, offset: leaf.offset, width: scope.width, access: .full, filter: filter)
-            if case .history = version {} else { spec.access = accessPath(table, leaf.offset, conds) }
+            if case .history = version {} else {
+                let (path, remaining) = accessPathAndFilter(table, leaf.offset, conds)
+                spec.access = path
+                spec.filter = conjunction(remaining)
+            }
             return .scan(spec)
         case .query(let plan):
             let placed = Plan.place(plan, offset: leaf.offset, width: scope.width)
@@ -382,6 +386,12 @@ extension Planner {
 
     /// Chooses point reads or a key range from conditions on key and index columns.
     func accessPath(_ table: TableInfo, _ offset: Int, _ conds: [BExpr]) -> AccessPath {
+        accessPathAndFilter(table, offset, conds).0
+    }
+
+    /// The access path for `conds`, and the conditions still to test on each row read:
+    /// comparisons on integer key columns that the keys read already guarantee are dropped.
+    func accessPathAndFilter(_ table: TableInfo, _ offset: Int, _ conds: [BExpr]) -> (AccessPath, [BExpr]) {
         let visible = table.visibleColumns
         // Constraints per physical column: equalities, IN lists, bounds.
         var eq: [Int: BExpr] = [:]
@@ -394,7 +404,12 @@ extension Planner {
         }
         var all: [BExpr] = []
         for c in conds { splitBound(c, &all) }
-        for c in all {
+        // Which conjunct of `all` each constraint came from.
+        var eqFrom: [Int: Int] = [:]
+        var inFrom: [Int: Int] = [:]
+        var lowFrom: [Int: Int] = [:]
+        var highFrom: [Int: Int] = [:]
+        for (n, c) in all.enumerated() {
             switch c {
             case .compare(let op, let a, let b):
                 var col = physical(a)
@@ -407,16 +422,17 @@ extension Planner {
                 }
                 guard let col, other.isRowIndependent, keyTypeMatches(table.columns[col].type, other) else { continue }
                 switch op2 {
-                case .eq: eq[col] = other
-                case .gt: lows[col] = (other, false)
-                case .ge: lows[col] = (other, true)
-                case .lt: highs[col] = (other, false)
-                case .le: highs[col] = (other, true)
+                case .eq: (eq[col], eqFrom[col]) = (other, n)
+                case .gt: (lows[col], lowFrom[col]) = ((other, false), n)
+                case .ge: (lows[col], lowFrom[col]) = ((other, true), n)
+                case .lt: (highs[col], highFrom[col]) = ((other, false), n)
+                case .le: (highs[col], highFrom[col]) = ((other, true), n)
                 case .ne: break
                 }
             case .inList(let a, let list, negated: false):
                 if let col = physical(a), list.allSatisfy({ $0.isRowIndependent && keyTypeMatches(table.columns[col].type, $0) }) {
                     inLists[col] = list
+                    inFrom[col] = n
                 }
             default: break
             }
@@ -425,22 +441,24 @@ extension Planner {
         var candidates: [(UInt32, [Int], Bool)] = []
         if !table.primaryKey.isEmpty { candidates.append((0, table.primaryKey, true)) }
         for idx in table.indexes { candidates.append((idx.id, idx.columns, idx.unique)) }
-        var best: (score: Int, path: AccessPath) = (0, .full)
+        var best: (score: Int, path: AccessPath, used: [Int?]) = (0, .full, [])
         for (id, cols, unique) in candidates {
             var prefix: [BExpr] = []
+            var used: [Int?] = []
             for c in cols {
                 guard let e = eq[c] else { break }
                 prefix.append(e)
+                used.append(eqFrom[c])
             }
             if prefix.count == cols.count {
                 let score = (id == 0 || unique) ? 1000 : 500 + prefix.count
-                if score > best.score { best = (score, id == 0 ? .points(index: 0, [prefix]) : .range(index: id, prefix: prefix, low: nil, high: nil)) }
+                if score > best.score { best = (score, id == 0 ? .points(index: 0, [prefix]) : .range(index: id, prefix: prefix, low: nil, high: nil), used) }
                 continue
             }
             let next = cols[prefix.count]
             if prefix.count == cols.count - 1, id == 0, let list = inLists[next] {
                 let score = 900
-                if score > best.score { best = (score, .points(index: 0, list.map { prefix + [$0] })) }
+                if score > best.score { best = (score, .points(index: 0, list.map { prefix + [$0] }), used + [inFrom[next]]) }
                 continue
             }
             let low = lows[next]
@@ -448,11 +466,21 @@ extension Planner {
             if !prefix.isEmpty || low != nil || high != nil {
                 let score = 100 + prefix.count * 10 + (low != nil ? 3 : 0) + (high != nil ? 3 : 0) + (id == 0 ? 1 : 0)
                 if score > best.score {
-                    best = (score, .range(index: id, prefix: prefix, low: low.map { ($0.0, inclusive: $0.1) }, high: high.map { ($0.0, inclusive: $0.1) }))
+                    best = (score, .range(index: id, prefix: prefix, low: low.map { ($0.0, inclusive: $0.1) }, high: high.map { ($0.0, inclusive: $0.1) }),
+                            used + [low != nil ? lowFrom[next] : nil, high != nil ? highFrom[next] : nil])
                 }
             }
         }
-        return best.path
+        // Integer keys compare exactly as their encodings do; other types (text collation,
+        // -0.0 against 0.0) keep their conditions.
+        var covered = Set<Int>()
+        for n in best.used.compactMap({ $0 }) {
+            guard case .compare(_, let a, let b) = all[n],
+                  let col = physical(a) ?? physical(b), table.columns[col].type.isInteger else { continue }
+            covered.insert(n)
+        }
+        if covered.isEmpty { return (best.path, conds) }
+        return (best.path, all.enumerated().filter { !covered.contains($0.offset) }.map(\.element))
     }
 
     /// True when a value of `e`'s type can be looked up in a key column of `type` directly.

@@ -81,6 +81,8 @@ public final class Session {
     var catalogDirty = false
     /// The catalog the current transaction read (while it has changed none).
     var transactionCatalog: (Transaction, Catalog)?
+    /// The catalog at the last snapshot a statement read.
+    var snapshotCatalog: (UInt64, Catalog)?
     /// Settings changed with SET.
     public var settings: [String: String] = [:]
 
@@ -216,6 +218,13 @@ public final class Session {
             if let (t, c) = transactionCatalog, t === tx { return c }
             let c = try await sharedCatalog(source)
             transactionCatalog = (tx, c)
+            return c
+        }
+        // A commit sequence always shows the same catalog.
+        if case .snapshot(let snap) = source {
+            if let (seq, c) = snapshotCatalog, seq == snap.seq { return c }
+            let c = try await sharedCatalog(source)
+            snapshotCatalog = (snap.seq, c)
             return c
         }
         return try await sharedCatalog(source)
@@ -395,6 +404,16 @@ public struct PreparedStatement: Sendable {
     /// The SQL it came from.
     public let sql: String
     let plan = PlanCache()
+    /// True when the statement has `FOR SYSTEM_TIME` clauses (resolved per execution).
+    let isTemporal: Bool
+
+    init(statement: Statement, sql: String) {
+        self.statement = statement
+        self.sql = sql
+        var clauses: [TemporalClause] = []
+        TemporalCollector.collect(statement, into: &clauses)
+        isTemporal = !clauses.isEmpty
+    }
 }
 
 /// The last plan of a prepared query and the catalog it was made for.
@@ -429,11 +448,9 @@ extension Session {
         guard case .select(let q) = prepared.statement, !transactionFailed else {
             return try await execute(prepared.statement, parameters, prepared: prepared)
         }
+        guard !prepared.isTemporal else { return try await execute(prepared.statement, parameters) }
         let source = currentSource()
         let catalog = try await catalog(source)
-        var temporal: [TemporalClause] = []
-        TemporalCollector.collect(prepared.statement, into: &temporal)
-        guard temporal.isEmpty else { return try await execute(prepared.statement, parameters) }
         let query: PreparedQuery
         if let (c, p) = prepared.plan.entry.withLock({ $0 }), c === catalog {
             query = p
@@ -458,6 +475,6 @@ extension Session {
         let exec = Executor(engine: engine, source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
                             ctx: EvalContext(params: parameters, statementTime: Session.statementTime()))
         let rows = try await exec.run(prepared.plan)
-        return StatementResult(tag: "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
+        return StatementResult(tag: rows.count == 1 ? "SELECT 1" : "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
     }
 }
