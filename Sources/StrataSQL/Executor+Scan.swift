@@ -231,14 +231,7 @@ struct ScanRowBuilder {
     /// The row stored as `value` under `key`, placed in a row of the scan's width.
     func row(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> [SQLValue] {
         var row = [SQLValue](repeating: .null, count: spec.width)
-        if direct {
-            for (p, v) in decoder.missing { row[spec.offset + p] = v }
-            try RowEncoding.decode(value, width: decoder.columnCount, into: &row, at: spec.offset)
-        } else {
-            let physical = try decoder.decode(value)
-            for (p, slot) in physicalToSlot { row[slot] = physical[p] }
-        }
-        if spec.withKey { row[spec.offset + physicalToSlot.count] = .bytes(Array(key)) }
+        try fill(&row, key, value)
         return row
     }
 

@@ -6,19 +6,6 @@ import Testing
 /// The paths taken for speed must keep every rule of the general ones: prepared INSERTs
 /// bound once, scans that stream and stop early, ranges that drop covered conditions.
 @Suite struct FastPathTests {
-    func state(_ body: () async throws -> Void) async -> String? {
-        do {
-            try await body()
-            return nil
-        } catch let e as SQLError {
-            return e.sqlState
-        } catch let e as EngineError {
-            return e.sqlState
-        } catch {
-            return "?"
-        }
-    }
-
     @Test func preparedInsertsKeepConstraintsDefaultsAndTheAbortedState() async throws {
         let db = try await memorySession()
         _ = try await db.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT NOT NULL, n INTEGER DEFAULT 7 CHECK (n > 0), tag VARCHAR(2))")
@@ -35,20 +22,20 @@ import Testing
         #expect(try await db.rows("SELECT id FROM t WHERE name = 'n25'") == [["25"]])  // index entries written
 
         _ = try await db.execute("BEGIN")
-        #expect(await state { _ = try await db.execute(insert, [.int(11), .text("dup"), .null]) } == "23505")
-        #expect(await state { _ = try await db.execute(insert, [.int(40), .text("ok"), .null]) } == "25P02")
+        #expect(await sqlState { _ = try await db.execute(insert, [.int(11), .text("dup"), .null]) } == "23505")
+        #expect(await sqlState { _ = try await db.execute(insert, [.int(40), .text("ok"), .null]) } == "25P02")
         _ = try await db.execute("ROLLBACK")
-        #expect(await state { _ = try await db.execute(insert, [.int(41), .null, .null]) } == "23502")
-        #expect(await state { _ = try await db.execute(full, [.int(42), .text("a"), .int(0), .null]) } == "23514")
-        #expect(await state { _ = try await db.execute(insert, [.int(43), .text("a"), .text("abc")]) } == "22001")
-        #expect(await state { _ = try await db.execute(full, [.int(44), .text("a"), .text("x"), .null]) } == "22P02")
+        #expect(await sqlState { _ = try await db.execute(insert, [.int(41), .null, .null]) } == "23502")
+        #expect(await sqlState { _ = try await db.execute(full, [.int(42), .text("a"), .int(0), .null]) } == "23514")
+        #expect(await sqlState { _ = try await db.execute(insert, [.int(43), .text("a"), .text("abc")]) } == "22001")
+        #expect(await sqlState { _ = try await db.execute(full, [.int(44), .text("a"), .text("x"), .null]) } == "22P02")
         #expect(try await db.rows("SELECT count(*) FROM t") == [["21"]])
 
         // A duplicate of a row written earlier in the same transaction, out of order.
         _ = try await db.execute("BEGIN")
         _ = try await db.execute(insert, [.int(100), .text("a"), .null])
         _ = try await db.execute(insert, [.int(50), .text("b"), .null])
-        #expect(await state { _ = try await db.execute(insert, [.int(100), .text("c"), .null]) } == "23505")
+        #expect(await sqlState { _ = try await db.execute(insert, [.int(100), .text("c"), .null]) } == "23505")
         _ = try await db.execute("ROLLBACK")
 
         // The plan follows the catalog: a column added later gets its default.
@@ -74,7 +61,7 @@ import Testing
         #expect(try await a.rows("SELECT id FROM t LIMIT 1") == [["1"]])
         _ = try await a.execute("INSERT INTO t VALUES (6001, 'a')")
         #expect(try await b.tag("UPDATE t SET v = 'c' WHERE id = 1") == "UPDATE 1")
-        #expect(await state { _ = try await a.execute("COMMIT") } == "40001")
+        #expect(await sqlState { _ = try await a.execute("COMMIT") } == "40001")
     }
 
     @Test func ddlInsideATransactionStillSeesEarlierTables() async throws {

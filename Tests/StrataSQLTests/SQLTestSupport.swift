@@ -22,15 +22,20 @@ extension Session {
 
     /// The SQLSTATE `sql` fails with, or nil when it succeeds.
     func sqlState(_ sql: String) async -> String? {
-        do {
-            _ = try await execute(sql)
-            return nil
-        } catch let e as SQLError {
-            return e.sqlState
-        } catch let e as EngineError {
-            return e.sqlState
-        } catch {
-            return "?"
-        }
+        await StrataSQLTests.sqlState { _ = try await self.execute(sql) }
+    }
+}
+
+/// The SQLSTATE `body` fails with, or nil when it succeeds ("?" for an error without one).
+func sqlState(_ body: () async throws -> Void) async -> String? {
+    do {
+        try await body()
+        return nil
+    } catch let e as SQLError {
+        return e.sqlState
+    } catch let e as EngineError {
+        return e.sqlState
+    } catch {
+        return "?"
     }
 }
