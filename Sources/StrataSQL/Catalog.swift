@@ -215,7 +215,39 @@ final class TableBinding: Sendable {
     }
 }
 
+extension TableInfo {
+    /// The key of an index entry: the indexed values, then the row's key suffix (so
+    /// entries of equal values stay distinct).
+    func indexKey(_ index: IndexInfo, _ row: [SQLValue], rowKey: [UInt8]) -> [UInt8] {
+        var key = KeyEncoding.encode(index.columns.map { row[$0] }, prefix: prefix(index: index.id))
+        key.append(contentsOf: rowKey[prefix().count...])
+        return key
+    }
+
+    /// The primary key constraint's name (PostgreSQL's default: `<table>_pkey`).
+    var primaryKeyConstraintName: String { primaryKeyName ?? "\(name)_pkey" }
+
+    /// The error for a row whose primary key already exists.
+    func primaryKeyViolation(_ row: [SQLValue]) -> SQLError {
+        uniqueViolation(primaryKeyConstraintName, primaryKey, row)
+    }
+
+    /// The error for a row whose `cols` values already exist under unique constraint `name`.
+    func uniqueViolation(_ name: String, _ cols: [Int], _ row: [SQLValue]) -> SQLError {
+        let names = cols.map { columns[$0].name }.joined(separator: ", ")
+        let values = cols.map { row[$0].text ?? "null" }.joined(separator: ", ")
+        return SQLError(SQLError.uniqueViolation, "duplicate key value violates unique constraint \"\(name)\": Key (\(names))=(\(values)) already exists.")
+    }
+}
+
 extension TableBinding {
+    /// The key of `row` (physical values) in a table with a primary key.
+    func rowKey(_ row: [SQLValue]) -> [UInt8] {
+        var key = prefix
+        for p in table.primaryKey { KeyEncoding.append(row[p], to: &key) }
+        return key
+    }
+
     /// Checks NOT NULL and CHECK constraints and converts values to column types.
     func validate(_ row: inout [SQLValue], _ context: () -> EvalContext) throws {
         for p in visible {

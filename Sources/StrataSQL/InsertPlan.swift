@@ -42,8 +42,7 @@ final class InsertPlan: Sendable {
     func insertOne(_ values: [Value], tx: Transaction, parameters: [SQLValue], now: Int64, uncached: [UInt8]?? = nil) throws -> Outcome {
         let table = binding.table
         let row = try self.row(values, parameters: parameters, now: now)
-        var key = binding.prefix
-        for p in table.primaryKey { KeyEncoding.append(row[p], to: &key) }
+        let key = binding.rowKey(row)
         let existing: [UInt8]?
         if let uncached {
             existing = uncached
@@ -52,25 +51,11 @@ final class InsertPlan: Sendable {
             existing = read.value
         }
         if existing != nil {
-            let names = table.primaryKey.map { table.columns[$0].name }.joined(separator: ", ")
-            let values = table.primaryKey.map { row[$0].text ?? "null" }.joined(separator: ", ")
-            throw SQLError(SQLError.uniqueViolation, "duplicate key value violates unique constraint \"\(table.primaryKeyName ?? "\(table.name)_pkey")\": Key (\(names))=(\(values)) already exists.")
+            throw table.primaryKeyViolation(row)
         }
         tx.put(key, RowEncoding.encode(row))
-        for index in table.indexes {
-            var entry = KeyEncoding.encode(index.columns.map { row[$0] }, prefix: table.prefix(index: index.id))
-            entry.append(contentsOf: key[binding.prefix.count...])
-            tx.put(entry, key)
-        }
+        for index in table.indexes { tx.put(table.indexKey(index, row, rowKey: key), key) }
         return .done(StatementResult(tag: "INSERT 0 1", rowsAffected: 1))
-    }
-
-    /// The key of the row `insertOne` would write.
-    func rowKey(_ values: [Value], parameters: [SQLValue], now: Int64) throws -> [UInt8] {
-        let row = try self.row(values, parameters: parameters, now: now)
-        var key = binding.prefix
-        for p in binding.table.primaryKey { KeyEncoding.append(row[p], to: &key) }
-        return key
     }
 
     /// The physical row for one VALUES row: values, defaults, casts and constraint checks.

@@ -133,29 +133,18 @@ public struct Parser {
 
     /// An identifier: a non-reserved word or a quoted identifier.
     mutating func identifier(_ what: String = "an identifier") throws -> String {
-        switch current.kind {
-        case .word(let w) where !Parser.reserved.contains(w):
-            advance()
-            return w
-        case .quotedIdentifier(let q):
-            advance()
-            return q
-        default:
-            throw unexpected(expected: what)
-        }
+        if case .word(let w) = current.kind, Parser.reserved.contains(w) { throw unexpected(expected: what) }
+        return try anyIdentifier(what)
     }
 
     /// An identifier where any word is allowed (after `AS`, or as a column name after `.`).
-    mutating func anyIdentifier() throws -> String {
+    mutating func anyIdentifier(_ what: String = "an identifier") throws -> String {
         switch current.kind {
-        case .word(let w):
+        case .word(let w), .quotedIdentifier(let w):
             advance()
             return w
-        case .quotedIdentifier(let q):
-            advance()
-            return q
         default:
-            throw unexpected(expected: "an identifier")
+            throw unexpected(expected: what)
         }
     }
 

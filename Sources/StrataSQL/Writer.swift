@@ -218,7 +218,7 @@ final class Writer {
         // Build the index from the existing rows.
         for (key, row) in try await allRows(table) {
             try await checkUnique(table, index, row, rowKey: key)
-            tx.put(indexKey(table, index, row, rowKey: key), key)
+            tx.put(table.indexKey(index, row, rowKey: key), key)
         }
         save(table)
         try await reloadCatalog()
@@ -296,7 +296,7 @@ final class Writer {
             table.indexes.append(index)
             for (key, row) in try await allRows(table) {
                 try await checkUnique(table, index, row, rowKey: key)
-                tx.put(indexKey(table, index, row, rowKey: key), key)
+                tx.put(table.indexKey(index, row, rowKey: key), key)
             }
         }
         func validateRows() async throws {
@@ -399,7 +399,7 @@ final class Writer {
                 } else if let index = table.indexes.first(where: { $0.name == n && $0.isConstraint }) {
                     try await deleteKeys(withPrefix: table.prefix(index: index.id))
                     table.indexes.removeAll { $0.id == index.id }
-                } else if n == (table.primaryKeyName ?? "\(table.name)_pkey"), !table.primaryKey.isEmpty {
+                } else if n == table.primaryKeyConstraintName, !table.primaryKey.isEmpty {
                     throw SQLError(SQLError.featureNotSupported, "dropping a primary key is not supported yet")
                 } else if !ifExists {
                     throw SQLError(SQLError.undefinedObject, "constraint \"\(n)\" of relation \"\(table.name)\" does not exist")
@@ -444,19 +444,7 @@ final class Writer {
         try PhysicalRowDecoder(table).decode(bytes)
     }
 
-    /// The key of an index entry: the indexed values, then the row's key suffix (so
-    /// entries of equal values stay distinct).
-    func indexKey(_ table: TableInfo, _ index: IndexInfo, _ row: [SQLValue], rowKey: [UInt8]) -> [UInt8] {
-        var key = KeyEncoding.encode(index.columns.map { row[$0] }, prefix: table.prefix(index: index.id))
-        key.append(contentsOf: rowKey[table.prefix().count...])
-        return key
-    }
 
-    func uniqueViolation(_ table: TableInfo, _ name: String, _ cols: [Int], _ row: [SQLValue]) -> SQLError {
-        let names = cols.map { table.columns[$0].name }.joined(separator: ", ")
-        let values = cols.map { row[$0].text ?? "null" }.joined(separator: ", ")
-        return SQLError(SQLError.uniqueViolation, "duplicate key value violates unique constraint \"\(name)\": Key (\(names))=(\(values)) already exists.")
-    }
 
     /// The key of another row holding the same values in unique index `index`, if any.
     func conflictingRow(_ table: TableInfo, _ index: IndexInfo, _ row: [SQLValue], rowKey: [UInt8]) async throws -> [UInt8]? {
@@ -470,7 +458,7 @@ final class Writer {
     func checkUnique(_ table: TableInfo, _ index: IndexInfo, _ row: [SQLValue], rowKey: [UInt8]) async throws {
         guard index.unique else { return }
         if try await conflictingRow(table, index, row, rowKey: rowKey) != nil {
-            throw uniqueViolation(table, index.name, index.columns, row)
+            throw table.uniqueViolation(index.name, index.columns, row)
         }
     }
 
@@ -499,19 +487,17 @@ final class Writer {
         if table.primaryKey.isEmpty {
             return KeyEncoding.encode([.int(RowIdGenerator.shared.next())], prefix: table.prefix())
         }
-        var key = (try? catalog.binding(table).prefix) ?? table.prefix()
-        for p in table.primaryKey { KeyEncoding.append(row[p], to: &key) }
-        return key
+        return (try? catalog.binding(table).rowKey(row)) ?? KeyEncoding.encode(table.primaryKey.map { row[$0] }, prefix: table.prefix())
     }
 
     func writeRow(_ table: TableInfo, _ key: [UInt8], _ row: [SQLValue]) {
         tx.put(key, RowEncoding.encode(row))
-        for index in table.indexes { tx.put(indexKey(table, index, row, rowKey: key), key) }
+        for index in table.indexes { tx.put(table.indexKey(index, row, rowKey: key), key) }
     }
 
     func removeRow(_ table: TableInfo, _ key: [UInt8], _ row: [SQLValue]) {
         tx.delete(key)
-        for index in table.indexes { tx.delete(indexKey(table, index, row, rowKey: key)) }
+        for index in table.indexes { tx.delete(table.indexKey(index, row, rowKey: key)) }
     }
 
     enum InsertOutcome { case inserted([SQLValue]), skipped, updated([SQLValue]) }
@@ -522,7 +508,7 @@ final class Writer {
         try validate(table, &row)
         let key = rowKey(table, row)
         var conflict: [UInt8]? = nil
-        var conflictName = table.primaryKeyName ?? "\(table.name)_pkey"
+        var conflictName = table.primaryKeyConstraintName
         var conflictCols = table.primaryKey
         if try await tx.get(key) != nil {
             if table.primaryKey.isEmpty { throw EngineError(EngineError.serializationFailure, "row id collision; retry") }
@@ -538,7 +524,7 @@ final class Writer {
             }
         }
         if let conflict {
-            guard let onConflict else { throw uniqueViolation(table, conflictName, conflictCols, row) }
+            guard let onConflict else { throw table.uniqueViolation(conflictName, conflictCols, row) }
             if onConflict.updates.isEmpty { return .skipped }
             // DO UPDATE: the existing row, with EXCLUDED as the proposed one.
             guard let existingBytes = try await tx.get(conflict) else { return .skipped }
@@ -576,11 +562,11 @@ final class Writer {
         try validate(table, &row)
         let newKey = table.primaryKey.isEmpty ? oldKey : rowKey(table, row)
         if newKey != oldKey, try await tx.get(newKey) != nil {
-            throw uniqueViolation(table, table.primaryKeyName ?? "\(table.name)_pkey", table.primaryKey, row)
+            throw table.primaryKeyViolation(row)
         }
         for index in table.indexes where index.unique && index.columns.contains(where: { old[$0] != row[$0] }) {
             if let other = try await conflictingRow(table, index, row, rowKey: oldKey), other != newKey {
-                throw uniqueViolation(table, index.name, index.columns, row)
+                throw table.uniqueViolation(index.name, index.columns, row)
             }
         }
         for fk in table.foreignKeys where fk.columns.contains(where: { old[$0] != row[$0] }) {
@@ -717,13 +703,11 @@ final class Writer {
     /// The common prepared INSERT (see `InsertPlan.insertOne`), reading a block from storage
     /// when the key's existence check needs one.
     func insertOne(_ values: [InsertPlan.Value], _ plan: InsertPlan) async throws -> StatementResult {
-        for _ in 0..<2 {
-            switch try plan.insertOne(values, tx: tx, parameters: parameters, now: now) {
-            case .done(let result): return result
-            case .needsRead(let key): _ = try await tx.snapshot.get(key)
-            }
+        var outcome = try plan.insertOne(values, tx: tx, parameters: parameters, now: now)
+        if case .needsRead(let key) = outcome {
+            outcome = try plan.insertOne(values, tx: tx, parameters: parameters, now: now, uncached: try await tx.get(key))
         }
-        guard case .done(let result) = try plan.insertOne(values, tx: tx, parameters: parameters, now: now, uncached: try await tx.get(plan.rowKey(values, parameters: parameters, now: now))) else {
+        guard case .done(let result) = outcome else {
             throw SQLError(SQLError.internalError, "insert could not read its key")
         }
         return result
