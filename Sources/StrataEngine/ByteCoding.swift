@@ -125,8 +125,22 @@ extension UInt64 {
 func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let n = min(a.count, b.count)
     if n > 0 {
-        let c = memcmpBytes(a.baseAddress!, b.baseAddress!, n)
-        if c != 0 { return c }
+        // Keys are short: eight bytes at a time as big-endian words beats a call to memcmp.
+        let pa = a.baseAddress!
+        let pb = b.baseAddress!
+        var i = 0
+        while i &+ 8 <= n {
+            let x = pa.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let y = pb.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if x != y { return x.bigEndian < y.bigEndian ? -1 : 1 }
+            i &+= 8
+        }
+        while i < n {
+            let x = pa.load(fromByteOffset: i, as: UInt8.self)
+            let y = pb.load(fromByteOffset: i, as: UInt8.self)
+            if x != y { return x < y ? -1 : 1 }
+            i &+= 1
+        }
     }
     return a.count < b.count ? -1 : (a.count > b.count ? 1 : 0)
 }
@@ -135,15 +149,4 @@ func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> I
 @inline(__always)
 func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
     a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compareBytes(pa, pb) } }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-@inline(__always)
-func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
-    Int(memcmp(a, b, n))
 }

@@ -32,6 +32,8 @@ final class Memtable: @unchecked Sendable {
     private var freeBytes = 0
     private let head: Node
     private var height = 1
+    /// The last node of the list (largest key): lookups past it skip the search.
+    private var tail: Node?
     private var rng: UInt64 = 0x2545_F491_4F6C_DD1D
     private var _count = 0
     private var _bytes = 0
@@ -189,6 +191,7 @@ final class Memtable: @unchecked Sendable {
                 Self.setNext(update[level], level, node)
                 update[level] = node
             }
+            if Self.next(node, 0) == nil { tail = node }
             _count += 1
         }
     }
@@ -211,7 +214,11 @@ final class Memtable: @unchecked Sendable {
 
     /// The newest version of `key` with sequence <= `snapshot`.
     func get(_ key: UnsafeRawBufferPointer, snapshot: UInt64) -> Node? {
-        guard let n = seek(key, snapshot), compareBytes(Self.key(n), key) == 0 else { return nil }
+        let found: Node? = locked {
+            guard let tail, compareBytes(Self.key(tail), key) >= 0 else { return nil }
+            return seekLocked(key, snapshot)
+        }
+        guard let n = found, compareBytes(Self.key(n), key) == 0 else { return nil }
         return n
     }
 

@@ -152,12 +152,15 @@ final class PreparedQuery: Sendable {
     let columns: [ResultColumn]
     let subqueries: [SubqueryPlan]
     let ctes: [Plan]
+    /// The plan's fast form when it reads one row by primary key.
+    let point: PointQuery?
 
     init(plan: Plan, columns: [ResultColumn], subqueries: [SubqueryPlan], ctes: [Plan]) {
         self.plan = plan
         self.columns = columns
         self.subqueries = subqueries
         self.ctes = ctes
+        point = subqueries.isEmpty && ctes.isEmpty ? PointQuery(plan) : nil
     }
 }
 

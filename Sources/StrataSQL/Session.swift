@@ -459,6 +459,10 @@ extension Session {
             prepared.plan.entry.withLock { $0 = (catalog, query) }
         }
         do {
+            if let point = query.point,
+               let rows = try point.run(source, EvalContext(params: parameters, statementTime: Session.statementTime())) {
+                return StatementResult(tag: "SELECT \(rows.count)", columns: query.columns, rows: rows)
+            }
             return try await runPrepared(query, parameters, source)
         } catch {
             if transaction != nil { transactionFailed = true }

@@ -44,6 +44,49 @@ import Testing
         #expect(try await db.rows("SELECT extra FROM t WHERE id = 60") == [["e"]])
     }
 
+    @Test func preparedPointSelectsAgreeWithTheGeneralPath() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, n SMALLINT)")
+        _ = try await db.execute("CREATE TABLE s (code TEXT PRIMARY KEY, v INTEGER)")
+        _ = try await db.execute("INSERT INTO t SELECT x, 'n' || x, x % 5 FROM generate_series(1, 3000) AS g(x)")
+        _ = try await db.execute("INSERT INTO s VALUES ('a', 1), ('b', 2)")
+        let byId = try db.prepare("SELECT name, id FROM t WHERE id = $1")
+        let filtered = try db.prepare("SELECT * FROM t WHERE id = $1 AND n > 2")
+        let byCode = try db.prepare("SELECT v FROM s WHERE code = $1")
+        func strings(_ r: StatementResult) -> [[String]] { r.rows.map { $0.map { $0.text ?? "NULL" } } }
+        for id: Int64 in [1, 7, 2999, 3000, 3001, 0, -5] {
+            let general = try await db.rows("SELECT name, id FROM t WHERE id = \(id)")
+            let prepared = try await db.execute(byId, [.int(id)])
+            #expect(strings(prepared) == general)
+            #expect(prepared.tag == "SELECT \(general.count)")
+            #expect(prepared.columns.map(\.name) == ["name", "id"])
+            #expect(strings(try await db.execute(filtered, [.int(id)])) == (try await db.rows("SELECT * FROM t WHERE id = \(id) AND n > 2")))
+        }
+        #expect(try await db.execute(byId, [.null]).rows.isEmpty)
+        let general = try await db.execute("SELECT name, id FROM t WHERE id = $1", [.double(7.5)])
+        #expect(strings(try await db.execute(byId, [.double(7.5)])) == strings(general[0]))
+        #expect(strings(try await db.execute(byId, [.text("7")])) == [["n7", "7"]])  // text converts
+        #expect(await sqlState { _ = try await db.execute(byId, [.text("seven")]) } == "22P02")
+        #expect(strings(try await db.execute(byCode, [.text("b")])) == [["2"]])
+        #expect(try await db.execute(byCode, [.text("c")]).rows.isEmpty)
+
+        // Inside a transaction: own writes are seen, and the read is tracked for conflicts.
+        let other = Session(engine: db.engine)
+        _ = try await db.execute("BEGIN")
+        _ = try await db.execute("UPDATE t SET name = 'mine' WHERE id = 5")
+        _ = try await db.execute("DELETE FROM t WHERE id = 6")
+        #expect(strings(try await db.execute(byId, [.int(5)])) == [["mine", "5"]])
+        #expect(try await db.execute(byId, [.int(6)]).rows.isEmpty)
+        #expect(strings(try await db.execute(byId, [.int(8)])) == [["n8", "8"]])
+        _ = try await other.execute("UPDATE t SET name = 'theirs' WHERE id = 8")
+        #expect(await sqlState { _ = try await db.execute("COMMIT") } == "40001")
+        #expect(strings(try await db.execute(byId, [.int(8)])) == [["theirs", "8"]])
+
+        // The plan follows the catalog.
+        _ = try await db.execute("ALTER TABLE t DROP COLUMN name")
+        #expect(await sqlState { _ = try await db.execute(byId, [.int(1)]) } == "42703")
+    }
+
     @Test func aLimitStopsTheScanSoFarRowsAreNotRead() async throws {
         let engine = try await Engine.open(MemoryStore())
         let a = Session(engine: engine)
