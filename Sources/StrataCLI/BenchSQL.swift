@@ -14,6 +14,7 @@ extension BenchCommand {
         @Option(help: "Number of rows.") var rows: Int?
         @Option(help: "Comma-separated workloads to run after the insert (point,range,aggregate,join).") var only = "point,range,aggregate,join"
         @Flag(help: "Skip SQLite (for profiling Strata alone).") var strataOnly = false
+        @Option(help: "Runs of each read workload (point, range, aggregate, join); the median is reported.") var repeats = 3
 
         func run() async throws {
             let n = rows ?? (quick ? 100_000 : 1_000_000)
@@ -56,23 +57,23 @@ extension BenchCommand {
             _ = try await s.execute("COMMIT")
             let point = try s.prepare("SELECT id, name, amount FROM t WHERE id = $1")
             let wanted = Set(only.split(separator: ",").map(String.init))
-            let sPoint = !wanted.contains("point") ? 0 : try await measure(points) {
+            let sPoint = !wanted.contains("point") ? 0 : try await measureMedian(points, runs: repeats) {
                 for id in lookups {
                     guard try await s.execute(point, [.int(id)]).rows.count == 1 else { throw BenchError("strata lost row \(id)") }
                 }
             }
             let range = try s.prepare("SELECT id, name, amount FROM t WHERE id >= $1 AND id < $2")
-            let sRange = !wanted.contains("range") ? 0 : try await measure(ranges * 1000) {
+            let sRange = !wanted.contains("range") ? 0 : try await measureMedian(ranges * 1000, runs: repeats) {
                 for start in rangeStarts {
                     guard try await s.execute(range, [.int(start), .int(start + 1000)]).rows.count == 1000 else { throw BenchError("strata range") }
                 }
             }
             let aggregate = "SELECT name, sum(amount) FROM t GROUP BY name"
-            let sAggregate = !wanted.contains("aggregate") ? 0 : try await measure(n) {
+            let sAggregate = !wanted.contains("aggregate") ? 0 : try await measureMedian(n, runs: repeats) {
                 guard try await s.execute(try s.prepare(aggregate)).rows.count == 1000 else { throw BenchError("strata aggregate") }
             }
             let join = "SELECT c.category, count(*), sum(t.amount) FROM c JOIN t ON t.id = c.id GROUP BY c.category"
-            let sJoin = !wanted.contains("join") ? 0 : try await measure(10_000) {
+            let sJoin = !wanted.contains("join") ? 0 : try await measureMedian(10_000, runs: repeats) {
                 guard try await s.execute(try s.prepare(join)).rows.count == 10 else { throw BenchError("strata join") }
             }
             await db.close()
@@ -111,7 +112,7 @@ extension BenchCommand {
             }
             try lite.exec("COMMIT")
             let lp = try lite.prepare("SELECT id, name, amount FROM t WHERE id = ?")
-            let lPoint = try await measure(points) {
+            let lPoint = try await measureMedian(points, runs: repeats) {
                 for id in lookups {
                     sqlite3_bind_int64(lp, 1, id)
                     guard try lite.step(lp) else { throw BenchError("sqlite lost row") }
@@ -122,7 +123,7 @@ extension BenchCommand {
                 }
             }
             let lr = try lite.prepare("SELECT id, name, amount FROM t WHERE id >= ? AND id < ?")
-            let lRange = try await measure(ranges * 1000) {
+            let lRange = try await measureMedian(ranges * 1000, runs: repeats) {
                 for start in rangeStarts {
                     sqlite3_bind_int64(lr, 1, start)
                     sqlite3_bind_int64(lr, 2, start + 1000)
@@ -147,8 +148,8 @@ extension BenchCommand {
                 }
                 return count
             }
-            let lAggregate = try await measure(n) { guard try countRows(aggregate) == 1000 else { throw BenchError("sqlite aggregate") } }
-            let lJoin = try await measure(10_000) { guard try countRows(join) == 10 else { throw BenchError("sqlite join") } }
+            let lAggregate = try await measureMedian(n, runs: repeats) { guard try countRows(aggregate) == 1000 else { throw BenchError("sqlite aggregate") } }
+            let lJoin = try await measureMedian(10_000, runs: repeats) { guard try countRows(join) == 10 else { throw BenchError("sqlite join") } }
             for st in [li, lc, lp, lr] { sqlite3_finalize(st) }
 
             func report(_ name: String, _ strata: Double, _ sqlite: Double) {
