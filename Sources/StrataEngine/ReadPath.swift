@@ -156,21 +156,24 @@ final class Scanner {
         }
         let lower = range.lower
         let upper = range.upper
-        let count = sources.count
+        // A local immutable copy: its elements can be borrowed, where reading them through
+        // `self` (which `advance` could change) costs a retain and release per row.
+        let srcs = sources
+        let count = srcs.count
         while true {
             var bestIndex = -1
             for i in 0..<count {
-                unowned(unsafe) let src = sources[i]
+                let src = srcs[i]
                 if src.done { continue }
                 if bestIndex < 0 {
                     bestIndex = i
                     continue
                 }
-                let c = compareBytes(src.curKey, sources[bestIndex].curKey)
+                let c = compareBytes(src.curKey, srcs[bestIndex].curKey)
                 if reverse ? c > 0 : c < 0 { bestIndex = i }
             }
             if bestIndex < 0 { return }
-            unowned(unsafe) let winner = sources[bestIndex]
+            let winner = srcs[bestIndex]
             let key = currentKey(winner)
             if reverse {
                 if lower.withUnsafeBytes({ compareBytes(key, $0) < 0 }) { return }
@@ -182,7 +185,7 @@ final class Scanner {
             }
             // Advance every source positioned on this key; the winner last, since `key` points into it.
             for i in 0..<count where i != bestIndex {
-                unowned(unsafe) let src = sources[i]
+                let src = srcs[i]
                 if src.done || compareBytes(src.curKey, key) != 0 { continue }
                 var step = advance(src)
                 while case .need(let b) = step {

@@ -39,37 +39,21 @@ extension Executor {
             for r in batch where try await test(f, r, filterSubs) { kept.append(project.map { p in p.map { r[$0] } } ?? r) }
             return kept.isEmpty ? true : try await sink(kept)
         }
-        var scratch = [SQLValue](repeating: .null, count: spec.width)
         func scanRange(_ range: KeyRange) async throws -> Bool {
+            // The per-row state lives behind a pointer: variables captured by the row
+            // closure would be checked for exclusive access at run time on every row.
+            let state = UnsafeMutablePointer<ScanBatcher>.allocate(capacity: 1)
+            state.initialize(to: ScanBatcher(builder: builder, project: inlineProject, filter: inlineFilter, ctx: ctx))
+            defer {
+                state.deinitialize(count: 1)
+                state.deallocate()
+            }
             var lower = range.lower
             while true {
-                var batch: [[SQLValue]] = []
-                var resumeAfter: [UInt8]? = nil
-                var visited = 0
-                try await reader.forEachRaw(KeyRange(lower: lower, upper: range.upper)) { k, v in
-                    if let p = inlineProject {
-                        try builder.fill(&scratch, k, v)
-                        if let f = inlineFilter, try Evaluator.eval(f, scratch, ctx) != .bool(true) {} else {
-                            var out: [SQLValue] = []
-                            out.reserveCapacity(p.count)
-                            for slot in p { out.append(scratch[slot]) }
-                            batch.append(out)
-                        }
-                    } else {
-                        let row = try builder.row(k, v)
-                        if let f = inlineFilter {
-                            if case .bool(true) = try Evaluator.eval(f, row, ctx) { batch.append(row) }
-                        } else {
-                            batch.append(row)
-                        }
-                    }
-                    visited += 1
-                    if visited >= Executor.batchSize {
-                        resumeAfter = Array(k)
-                        return false
-                    }
-                    return true
-                }
+                try await reader.forEachRaw(KeyRange(lower: lower, upper: range.upper)) { k, v in try state.pointee.take(k, v) }
+                let batch = state.pointee.batch
+                let resumeAfter = state.pointee.resumeAfter
+                state.pointee.reset()
                 if !(try await deliver(batch)) { return false }
                 guard let resumeAfter else { return true }
                 lower = resumeAfter + [0]
@@ -209,6 +193,60 @@ extension Executor {
             i = j
         }
         return out
+    }
+}
+
+/// Collects one batch of a scan's rows: decodes each stored row, filters and projects it.
+struct ScanBatcher {
+    let builder: ScanRowBuilder
+    let project: [Int]?
+    let filter: BExpr?
+    let ctx: EvalContext
+    var scratch: [SQLValue]
+    var batch: [[SQLValue]] = []
+    var visited = 0
+    /// The last key taken when the batch filled up; nil when the range ended.
+    var resumeAfter: [UInt8]? = nil
+
+    init(builder: ScanRowBuilder, project: [Int]?, filter: BExpr?, ctx: EvalContext) {
+        self.builder = builder
+        self.project = project
+        self.filter = filter
+        self.ctx = ctx
+        scratch = [SQLValue](repeating: .null, count: builder.spec.width)
+    }
+
+    /// Takes one stored row; false when the batch is full.
+    @inline(__always) mutating func take(_ k: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer) throws -> Bool {
+        if let p = project {
+            try builder.fill(&scratch, k, v)
+            if let f = filter, try Evaluator.eval(f, scratch, ctx) != .bool(true) {} else {
+                var out: [SQLValue] = []
+                out.reserveCapacity(p.count)
+                for slot in p { out.append(scratch[slot]) }
+                batch.append(out)
+            }
+        } else {
+            if let f = filter {
+                let row = try builder.row(k, v)
+                if case .bool(true) = try Evaluator.eval(f, row, ctx) { batch.append(row) }
+            } else {
+                batch.append(try builder.row(k, v))
+            }
+        }
+        visited += 1
+        if visited >= Executor.batchSize {
+            resumeAfter = Array(k)
+            return false
+        }
+        return true
+    }
+
+    /// Starts the next batch.
+    mutating func reset() {
+        batch = []
+        visited = 0
+        resumeAfter = nil
     }
 }
 

@@ -59,14 +59,55 @@ enum RowEncoding {
     /// Decodes a row into `width` values (missing trailing values become NULL);
     /// throws when the bytes are malformed.
     static func decode(_ buf: UnsafeRawBufferPointer, width: Int, into row: inout [SQLValue], at offset: Int) throws {
+        var r = ByteReader(buf)
+        guard try r.byte() == format else { throw corruptRow() }
+        let count = Int(try r.varint())
+        for i in 0..<count {
+            let tag = try r.byte()
+            let v: SQLValue
+            switch tag {
+            case 0: v = .null
+            case 1: v = .bool(false)
+            case 2: v = .bool(true)
+            case 3:
+                let z = try r.varint()
+                v = .int(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1))
+            case 4: v = .double(Double(bitPattern: try r.word()))
+            case 5:
+                guard let d = Decimal(string: String(decoding: try r.blob(), as: UTF8.self)) else { throw corruptRow() }
+                v = .numeric(d)
+            case 6: v = .text(String(decoding: try r.blob(), as: UTF8.self))
+            case 7: v = .bytes(Array(try r.blob()))
+            case 8:
+                let z = try r.varint()
+                v = .date(Int32(truncatingIfNeeded: Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)))
+            case 9, 10:
+                let z = try r.varint()
+                let t = Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
+                v = tag == 9 ? .timestamp(t) : .timestamptz(t)
+            case 11: v = .uuid(Array(try r.blob()))
+            case 12: v = .json(String(decoding: try r.blob(), as: UTF8.self))
+            default: throw corruptRow()
+            }
+            if i < width { row[offset + i] = v }
+        }
+    }
+
+    /// Reads a stored row's parts front to back; a struct (not captured variables) so the
+    /// position needs no runtime exclusivity checks in the per-row loop.
+    struct ByteReader {
+        let buf: UnsafeRawBufferPointer
         var pos = 0
-        let n = buf.count
-        @inline(__always) func byte() throws -> UInt8 {
-            guard pos < n else { throw corruptRow() }
-            defer { pos += 1 }
+
+        init(_ buf: UnsafeRawBufferPointer) { self.buf = buf }
+
+        @inline(__always) mutating func byte() throws -> UInt8 {
+            guard pos < buf.count else { throw corruptRow() }
+            defer { pos &+= 1 }
             return buf[pos]
         }
-        func varint() throws -> UInt64 {
+
+        @inline(__always) mutating func varint() throws -> UInt64 {
             var v: UInt64 = 0
             var shift: UInt64 = 0
             while true {
@@ -77,47 +118,19 @@ enum RowEncoding {
                 if shift > 63 { throw corruptRow() }
             }
         }
-        func blob() throws -> UnsafeRawBufferPointer {
-            let len = Int(try varint())
-            guard len >= 0, pos + len <= n else { throw corruptRow() }
-            defer { pos += len }
-            return UnsafeRawBufferPointer(rebasing: buf[pos..<pos + len])
+
+        /// Eight bytes, little-endian.
+        @inline(__always) mutating func word() throws -> UInt64 {
+            guard buf.count - pos >= 8 else { throw corruptRow() }
+            defer { pos &+= 8 }
+            return UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: pos, as: UInt64.self))
         }
-        guard try byte() == format else { throw corruptRow() }
-        let count = Int(try varint())
-        for i in 0..<count {
-            let tag = try byte()
-            let v: SQLValue
-            switch tag {
-            case 0: v = .null
-            case 1: v = .bool(false)
-            case 2: v = .bool(true)
-            case 3:
-                let z = try varint()
-                v = .int(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1))
-            case 4:
-                guard pos + 8 <= n else { throw corruptRow() }
-                var bits: UInt64 = 0
-                for k in 0..<8 { bits |= UInt64(buf[pos + k]) << (8 * UInt64(k)) }
-                pos += 8
-                v = .double(Double(bitPattern: bits))
-            case 5:
-                guard let d = Decimal(string: String(decoding: try blob(), as: UTF8.self)) else { throw corruptRow() }
-                v = .numeric(d)
-            case 6: v = .text(String(decoding: try blob(), as: UTF8.self))
-            case 7: v = .bytes(Array(try blob()))
-            case 8:
-                let z = try varint()
-                v = .date(Int32(truncatingIfNeeded: Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)))
-            case 9, 10:
-                let z = try varint()
-                let t = Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
-                v = tag == 9 ? .timestamp(t) : .timestamptz(t)
-            case 11: v = .uuid(Array(try blob()))
-            case 12: v = .json(String(decoding: try blob(), as: UTF8.self))
-            default: throw corruptRow()
-            }
-            if i < width { row[offset + i] = v }
+
+        @inline(__always) mutating func blob() throws -> UnsafeRawBufferPointer {
+            let len = try varint()
+            guard len <= UInt64(buf.count - pos) else { throw corruptRow() }
+            defer { pos &+= Int(len) }
+            return UnsafeRawBufferPointer(rebasing: buf[pos..<pos + Int(len)])
         }
     }
 
