@@ -156,56 +156,58 @@ final class Scanner {
         }
         let lower = range.lower
         let upper = range.upper
-        // A local immutable copy: its elements can be borrowed, where reading them through
-        // `self` (which `advance` could change) costs a retain and release per row.
-        let srcs = sources
-        let count = srcs.count
+        // Unretained references (`sources` keeps the objects alive): reading them through
+        // the array would cost a retain and release per source per row.
+        let refs = sources.map { Unmanaged.passUnretained($0) }
+        let count = refs.count
         while true {
             var bestIndex = -1
+            var bestKey = UnsafeRawBufferPointer(start: nil, count: 0)
             for i in 0..<count {
-                let src = srcs[i]
-                if src.done { continue }
+                let (done, key) = refs[i]._withUnsafeGuaranteedRef { ($0.done, $0.curKey) }
+                if done { continue }
                 if bestIndex < 0 {
                     bestIndex = i
+                    bestKey = key
                     continue
                 }
-                let c = compareBytes(src.curKey, srcs[bestIndex].curKey)
-                if reverse ? c > 0 : c < 0 { bestIndex = i }
+                let c = compareBytes(key, bestKey)
+                if reverse ? c > 0 : c < 0 {
+                    bestIndex = i
+                    bestKey = key
+                }
             }
             if bestIndex < 0 { return }
-            let winner = srcs[bestIndex]
-            let key = currentKey(winner)
+            let key = bestKey
             if reverse {
                 if lower.withUnsafeBytes({ compareBytes(key, $0) < 0 }) { return }
             } else if let upper, upper.withUnsafeBytes({ compareBytes(key, $0) >= 0 }) {
                 return
             }
-            if currentKind(winner) == .put {
-                if try !body(key, currentValue(winner)) { return }
+            let (kind, value) = refs[bestIndex]._withUnsafeGuaranteedRef { ($0.curKind, $0.curValue) }
+            if kind == .put {
+                if try !body(key, value) { return }
             }
             // Advance every source positioned on this key; the winner last, since `key` points into it.
             for i in 0..<count where i != bestIndex {
-                let src = srcs[i]
-                if src.done || compareBytes(src.curKey, key) != 0 { continue }
-                var step = advance(src)
-                while case .need(let b) = step {
-                    try await load(src, b)
-                    step = advance(src)
-                }
+                let (done, other) = refs[i]._withUnsafeGuaranteedRef { ($0.done, $0.curKey) }
+                if done || compareBytes(other, key) != 0 { continue }
+                try await step(refs[i])
             }
-            var step = advance(winner)
-            while case .need(let b) = step {
-                try await load(winner, b)
-                step = advance(winner)
-            }
+            try await step(refs[bestIndex])
+        }
+    }
+
+    /// Advances `ref` past its current key, loading blocks as needed.
+    @inline(__always) private func step(_ ref: Unmanaged<Source>) async throws {
+        var step = ref._withUnsafeGuaranteedRef { advance($0) }
+        while case .need(let b) = step {
+            try await load(ref.takeUnretainedValue(), b)
+            step = ref._withUnsafeGuaranteedRef { advance($0) }
         }
     }
 
     // MARK: Current entry
-
-    @inline(__always) private func currentKey(_ src: Source) -> UnsafeRawBufferPointer { src.curKey }
-    @inline(__always) private func currentValue(_ src: Source) -> UnsafeRawBufferPointer { src.curValue }
-    @inline(__always) private func currentKind(_ src: Source) -> EntryKind { src.curKind }
 
     private func setCurrent(_ src: Source, node: Memtable.Node) {
         src.node = node
