@@ -55,6 +55,10 @@ extension BenchCommand {
             let insertC = try s.prepare("INSERT INTO c VALUES ($1, $2)")
             for j in 0..<10_000 { _ = try await s.execute(insertC, [.int(Int64(j * (n / 10_000))), .text("cat-\(j % 10)")]) }
             _ = try await s.execute("COMMIT")
+            if ProcessInfo.processInfo.environment["STRATA_BENCH_STATS"] != nil {
+                let st = db.engine.statistics
+                FileHandle.standardError.write("segments=\(st.segments) memtable=\(st.memtableEntries)\n".data(using: .utf8)!)
+            }
             let point = try s.prepare("SELECT id, name, amount FROM t WHERE id = $1")
             let wanted = Set(only.split(separator: ",").map(String.init))
             let sPoint = !wanted.contains("point") ? 0 : try await measureMedian(points, runs: repeats) {

@@ -7,16 +7,23 @@ final class DecodedBlock: @unchecked Sendable {
     let count: Int
     private let raw: UnsafeMutableRawBufferPointer
     private let keys: UnsafeMutableRawBufferPointer
-    private let meta: UnsafeMutableBufferPointer<Int>  // per entry: keyOffset, keyLen, valueOffset, valueLen
+    private let meta: UnsafeMutableBufferPointer<UInt32>  // per entry: keyOffset, keyLen, valueOffset, valueLen
+    /// Per entry, the eight key bytes after the prefix all keys of the block share, as a
+    /// big-endian word: a search compares these contiguous words (few cache lines) and
+    /// reads whole keys only to settle ties.
+    private let heads: UnsafeMutableBufferPointer<UInt64>
+    /// Length of the prefix every key of the block shares.
+    private let common: Int
     private let seqs: UnsafeMutableBufferPointer<UInt64>
     private let kinds: UnsafeMutableBufferPointer<UInt8>
 
     /// Bytes held, for the cache's budget.
-    var memoryCost: Int { raw.count + keys.count + count * (4 * 8 + 8 + 1) + 128 }
+    var memoryCost: Int { raw.count + keys.count + count * (4 * 4 + 8 + 8 + 1) + 160 }
 
     /// Decodes and checks the block stored in `bytes[range]`, as written by ``SegmentWriter``.
     init(_ bytes: [UInt8], _ range: Range<Int>) throws {
         guard range.count >= 8, range.lowerBound >= 0, range.upperBound <= bytes.count else { throw corrupt("block too short") }
+        guard range.count <= Int(UInt32.max) else { throw corrupt("block too large") }
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: range.count, alignment: 8)
         bytes.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[range])) }
         let size = range.count
@@ -55,7 +62,7 @@ final class DecodedBlock: @unchecked Sendable {
             prevLen = shared + unshared
             keyBytes += prevLen
         }
-        let meta = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, 4 * n))
+        let meta = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: max(1, 4 * n))
         let seqs = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, n))
         let kinds = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, n))
         let keys = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, keyBytes), alignment: 8)
@@ -83,19 +90,33 @@ final class DecodedBlock: @unchecked Sendable {
             if shared > 0 { (keys.baseAddress! + at).copyMemory(from: keys.baseAddress! + prevAt, byteCount: shared) }
             if unshared > 0 { (keys.baseAddress! + at + shared).copyMemory(from: raw.baseAddress! + p, byteCount: unshared) }
             let klen = shared + unshared
-            meta[4 * i] = at
-            meta[4 * i + 1] = klen
-            meta[4 * i + 2] = p + unshared
-            meta[4 * i + 3] = vlen
+            meta[4 * i] = UInt32(at)
+            meta[4 * i + 1] = UInt32(klen)
+            meta[4 * i + 2] = UInt32(p + unshared)
+            meta[4 * i + 3] = UInt32(vlen)
             seqs[i] = sq
             p += unshared + vlen
             prevAt = at
             at += klen
         }
+        // The shared prefix of a sorted block is that of its first and last keys.
+        var common = 0
+        if n > 1 {
+            let first = Int(meta[1])
+            let lastAt = Int(meta[4 * (n - 1)])
+            let lastLen = Int(meta[4 * (n - 1) + 1])
+            while common < first && common < lastLen && keys[common] == keys[lastAt + common] { common += 1 }
+        }
+        let heads = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, n))
+        for i in 0..<n {
+            heads[i] = Self.head(UnsafeRawBufferPointer(start: keys.baseAddress! + Int(meta[4 * i]), count: Int(meta[4 * i + 1])), common)
+        }
         self.count = n
         self.raw = raw
         self.keys = keys
         self.meta = meta
+        self.heads = heads
+        self.common = common
         self.seqs = seqs
         self.kinds = kinds
     }
@@ -104,6 +125,7 @@ final class DecodedBlock: @unchecked Sendable {
         raw.deallocate()
         keys.deallocate()
         meta.deallocate()
+        heads.deallocate()
         seqs.deallocate()
         kinds.deallocate()
     }
@@ -117,10 +139,10 @@ final class DecodedBlock: @unchecked Sendable {
     }
 
     @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: keys.baseAddress! + meta[4 * i], count: meta[4 * i + 1])
+        UnsafeRawBufferPointer(start: keys.baseAddress! + Int(meta[4 * i]), count: Int(meta[4 * i + 1]))
     }
     @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: raw.baseAddress! + meta[4 * i + 2], count: meta[4 * i + 3])
+        UnsafeRawBufferPointer(start: raw.baseAddress! + Int(meta[4 * i + 2]), count: Int(meta[4 * i + 3]))
     }
     @inline(__always) func seq(_ i: Int) -> UInt64 { seqs[i] }
     @inline(__always) func kind(_ i: Int) -> EntryKind { kinds[i] == 2 ? .delete : .put }
@@ -133,13 +155,41 @@ final class DecodedBlock: @unchecked Sendable {
         return s > seq ? -1 : (s < seq ? 1 : 0)
     }
 
+    /// The eight bytes of `key` after `skip`, zero-padded, as a big-endian word: for keys
+    /// sharing their first `skip` bytes, words are ordered as the keys are (ties aside).
+    @inline(__always) static func head(_ key: UnsafeRawBufferPointer, _ skip: Int) -> UInt64 {
+        let n = key.count - skip
+        if n >= 8 { return UInt64(bigEndian: key.loadUnaligned(fromByteOffset: skip, as: UInt64.self)) }
+        var w: UInt64 = 0
+        var i = 0
+        while i < n {
+            w |= UInt64(key[skip + i]) << (56 - 8 * UInt64(i))
+            i += 1
+        }
+        return w
+    }
+
     /// The first entry at or after (key, seq); `count` if none.
     func lowerBound(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
+        if count == 0 { return 0 }
+        // A key outside the shared prefix sorts before or after every entry.
+        let shared = min(common, key.count)
+        let c = compareBytes(UnsafeRawBufferPointer(start: keys.baseAddress!, count: shared), UnsafeRawBufferPointer(rebasing: key[0..<shared]))
+        if c != 0 || key.count < common { return c > 0 || (c == 0 && key.count < common) ? 0 : count }
+        // Entries with a smaller head are before the key; among equal heads, compare keys.
+        let h = Self.head(key, common)
         var lo = 0
         var hi = count
         while lo < hi {
             let mid = (lo + hi) >> 1
-            if compare(mid, key, seq) < 0 { lo = mid + 1 } else { hi = mid }
+            if heads[mid] < h { lo = mid + 1 } else { hi = mid }
+        }
+        var end = lo
+        while end < count && heads[end] == h { end += 1 }
+        var hi2 = end
+        while lo < hi2 {
+            let mid = (lo + hi2) >> 1
+            if compare(mid, key, seq) < 0 { lo = mid + 1 } else { hi2 = mid }
         }
         return lo
     }
@@ -150,7 +200,7 @@ struct BlockView {
     let count: Int
     let raw: UnsafeRawPointer
     let keys: UnsafeRawPointer
-    let meta: UnsafePointer<Int>
+    let meta: UnsafePointer<UInt32>
     let seqs: UnsafePointer<UInt64>
     let kinds: UnsafePointer<UInt8>
 
@@ -159,10 +209,10 @@ struct BlockView {
         meta: UnsafePointer(bitPattern: 8)!, seqs: UnsafePointer(bitPattern: 8)!, kinds: UnsafePointer(bitPattern: 8)!) }
 
     @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: keys + meta[4 * i], count: meta[4 * i + 1])
+        UnsafeRawBufferPointer(start: keys + Int(meta[4 * i]), count: Int(meta[4 * i + 1]))
     }
     @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: raw + meta[4 * i + 2], count: meta[4 * i + 3])
+        UnsafeRawBufferPointer(start: raw + Int(meta[4 * i + 2]), count: Int(meta[4 * i + 3]))
     }
     @inline(__always) func seq(_ i: Int) -> UInt64 { seqs[i] }
     @inline(__always) func kind(_ i: Int) -> EntryKind { kinds[i] == 2 ? .delete : .put }
