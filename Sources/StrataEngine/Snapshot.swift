@@ -64,6 +64,8 @@ public final class Transaction {
     /// Keys read (possibly repeated; compacted now and then).
     private var readKeys: [[UInt8]] = []
     private var readKeysCompactedAt = 1024
+    /// True while `readKeys` is strictly ascending.
+    private var readKeysAscending = true
     private var readRanges: [KeyRange] = []
 
     init(snapshot: Snapshot) { self.snapshot = snapshot }
@@ -84,13 +86,21 @@ public final class Transaction {
     }
 
     private func noteRead(_ key: [UInt8]) {
+        // Keys read in ascending order (a bulk load's existence checks) stay sorted and
+        // unique as they arrive: nothing to compact.
+        if readKeysAscending, let last = readKeys.last, compareBytes(last, key) >= 0 { readKeysAscending = false }
         readKeys.append(key)
+        if readKeysAscending {
+            if readKeys.count >= readKeysCompactedAt { readKeysCompactedAt = readKeys.count * 2 }
+            return
+        }
         if readKeys.count >= readKeysCompactedAt {
             readKeys.sort { compareBytes($0, $1) < 0 }
             var unique: [[UInt8]] = []
             unique.reserveCapacity(readKeys.count)
             for k in readKeys where unique.last != k { unique.append(k) }
             readKeys = unique
+            readKeysAscending = true
             readKeysCompactedAt = max(1024, readKeys.count * 2)
         }
     }

@@ -195,9 +195,15 @@ final class TableBinding: Sendable {
     let types: [SQLType]
     let maxLengths: [Int?]
     let notNull: [Bool]
+    /// The table's key columns and secondary indexes, kept apart so a row's writes need
+    /// no copy of the whole table description.
+    let primaryKey: [Int]
+    let indexes: [IndexInfo]
 
     init(_ table: TableInfo, catalog: Catalog) throws {
         self.table = table
+        primaryKey = table.primaryKey
+        indexes = table.indexes
         visible = table.visibleColumns
         prefix = table.prefix()
         decoder = try PhysicalRowDecoder(table)
@@ -244,7 +250,7 @@ extension TableBinding {
     /// The key of `row` (physical values) in a table with a primary key.
     func rowKey(_ row: [SQLValue]) -> [UInt8] {
         var key = prefix
-        for p in table.primaryKey { KeyEncoding.append(row[p], to: &key) }
+        for p in primaryKey { KeyEncoding.append(row[p], to: &key) }
         return key
     }
 

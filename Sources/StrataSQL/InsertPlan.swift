@@ -14,20 +14,18 @@ final class InsertPlan: Sendable {
     /// The bound VALUES rows; nil when the rows come from a query.
     let values: [[Value]]?
     let returning: Returning?
+    /// True when `insertOne` applies: one VALUES row into a table with a primary key and
+    /// neither foreign keys nor unique secondary indexes, without ON CONFLICT or RETURNING.
+    let isSimple: Bool
 
-    init(binding: TableBinding, targets: [Int], values: [[Value]]?, returning: Returning?) {
+    init(binding: TableBinding, targets: [Int], values: [[Value]]?, returning: Returning?, onConflict: Bool) {
         self.binding = binding
         self.targets = targets
         self.values = values
         self.returning = returning
-    }
-
-    /// True when `insertOne` applies: one VALUES row into a table with a primary key and
-    /// neither foreign keys nor unique secondary indexes, without ON CONFLICT or RETURNING.
-    func isSimple(_ ins: Insert) -> Bool {
-        guard let values, values.count == 1, ins.onConflict == nil, returning == nil else { return false }
         let t = binding.table
-        return t.foreignKeys.isEmpty && !t.primaryKey.isEmpty && !t.indexes.contains(where: \.unique)
+        isSimple = values?.count == 1 && !onConflict && returning == nil
+            && t.foreignKeys.isEmpty && !t.primaryKey.isEmpty && !t.indexes.contains { $0.unique }
     }
 
     enum Outcome {
@@ -40,7 +38,6 @@ final class InsertPlan: Sendable {
     /// same checks as the general insert: types, NOT NULL, CHECK, primary key uniqueness.
     /// `uncached` passes the result of an existence check already read from storage.
     func insertOne(_ values: [Value], tx: Transaction, parameters: [SQLValue], now: Int64, uncached: [UInt8]?? = nil) throws -> Outcome {
-        let table = binding.table
         let row = try self.row(values, parameters: parameters, now: now)
         let key = binding.rowKey(row)
         let existing: [UInt8]?
@@ -51,17 +48,17 @@ final class InsertPlan: Sendable {
             existing = read.value
         }
         if existing != nil {
-            throw table.primaryKeyViolation(row)
+            throw binding.table.primaryKeyViolation(row)
         }
         tx.put(key, RowEncoding.encode(row))
-        for index in table.indexes { tx.put(table.indexKey(index, row, rowKey: key), key) }
+        for index in binding.indexes { tx.put(binding.table.indexKey(index, row, rowKey: key), key) }
         return .done(StatementResult(tag: "INSERT 0 1", rowsAffected: 1))
     }
 
     /// The physical row for one VALUES row: values, defaults, casts and constraint checks.
     func row(_ values: [Value], parameters: [SQLValue], now: Int64) throws -> [SQLValue] {
-        let table = binding.table
-        var row = [SQLValue](repeating: .null, count: table.columns.count)
+        let width = binding.types.count
+        var row = [SQLValue](repeating: .null, count: width)
         var context: EvalContext? = nil
         func ctx() -> EvalContext {
             if let context { return context }
@@ -85,7 +82,7 @@ final class InsertPlan: Sendable {
             given += 1
         }
         if given < binding.visible.count {
-            var isGiven = [Bool](repeating: false, count: table.columns.count)
+            var isGiven = [Bool](repeating: false, count: width)
             for (i, slot) in values.enumerated() { if case .expr = slot { isGiven[targets[i]] = true } }
             for p in binding.visible where !isGiven[p] {
                 if let e = binding.defaults[p] { row[p] = try Evaluator.eval(e, [], ctx()) }

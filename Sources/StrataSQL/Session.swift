@@ -75,6 +75,8 @@ public final class Session {
     public let engine: Engine
     let cache: SchemaCache
     var transaction: Transaction?
+    /// When the explicit transaction began (SQL time).
+    var transactionTime: Int64?
     var transactionFailed = false
     /// Open savepoints, oldest first, with the write set and catalog state when taken.
     var savepoints: [(name: String, point: TransactionSavepoint, catalogDirty: Bool)] = []
@@ -115,6 +117,7 @@ public final class Session {
         case .begin:
             if transaction != nil { return StatementResult(tag: "BEGIN") }  // PostgreSQL warns and continues
             transaction = engine.beginTransaction()
+            transactionTime = Session.statementTime()
             transactionFailed = false
             catalogDirty = false
             savepoints = []
@@ -318,7 +321,7 @@ public final class Session {
             return StatementResult(tag: "EXPLAIN", columns: [ResultColumn(name: "QUERY PLAN", type: .text)], rows: lines.map { [.text($0)] })
         default:
             guard let tx else { throw SQLError(SQLError.internalError, "a write without a transaction") }
-            let writer = Writer(session: self, tx: tx, catalog: catalog, parameters: parameters, now: Session.statementTime())
+            let writer = Writer(session: self, tx: tx, catalog: catalog, parameters: parameters, now: now())
             if let prepared, case .insert(let ins) = statement {
                 let plan: InsertPlan
                 if let (c, p) = prepared.plan.insert.withLock({ $0 }), c === catalog {
@@ -431,13 +434,12 @@ extension Session {
 
     /// Runs a prepared statement with `parameters`.
     public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
-        if case .insert(let ins) = prepared.statement, let tx = transaction, !transactionFailed, !catalogDirty,
-           let (t, catalog) = transactionCatalog, t === tx,
-           let (c, plan) = prepared.plan.insert.withLock({ $0 }), c === catalog, plan.isSimple(ins) {
+        if let tx = transaction, !transactionFailed, !catalogDirty, let (t, catalog) = transactionCatalog, t === tx,
+           let (c, plan) = prepared.plan.insert.withLock({ $0 }), c === catalog, plan.isSimple {
             // The bulk-load path: a prepared single-row INSERT inside a transaction whose
             // catalog is known needs no planning and, when memory answers, no await.
             do {
-                if case .done(let result) = try plan.insertOne(plan.values![0], tx: tx, parameters: parameters, now: Session.statementTime()) {
+                if case .done(let result) = try plan.insertOne(plan.values![0], tx: tx, parameters: parameters, now: now()) {
                     return result
                 }
             } catch {
@@ -460,7 +462,7 @@ extension Session {
         }
         do {
             if let point = query.point,
-               let rows = try point.run(source, EvalContext(params: parameters, statementTime: Session.statementTime())) {
+               let rows = try point.run(source, EvalContext(params: parameters, statementTime: now())) {
                 return StatementResult(tag: "SELECT \(rows.count)", columns: query.columns, rows: rows)
             }
             return try await runPrepared(query, parameters, source)
@@ -470,6 +472,13 @@ extension Session {
         }
     }
 
+    /// The time `now()` and `current_timestamp` return: as in PostgreSQL, the start of the
+    /// transaction (one clock read per transaction, not per statement).
+    func now() -> Int64 {
+        if transaction != nil, let t = transactionTime { return t }
+        return Session.statementTime()
+    }
+
     /// Now, as SQL timestamps count it (microseconds since 2000-01-01 UTC).
     static func statementTime() -> Int64 {
         Int64(Engine.nowMicros) - DateTime.epochShift * DateTime.microsPerDay
@@ -477,7 +486,7 @@ extension Session {
 
     func runPrepared(_ prepared: PreparedQuery, _ parameters: [SQLValue], _ source: ReadSource, snapshots: [Snapshot] = []) async throws -> StatementResult {
         let exec = Executor(engine: engine, source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
-                            ctx: EvalContext(params: parameters, statementTime: Session.statementTime()))
+                            ctx: EvalContext(params: parameters, statementTime: now()))
         let rows = try await exec.run(prepared.plan)
         return StatementResult(tag: rows.count == 1 ? "SELECT 1" : "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
     }

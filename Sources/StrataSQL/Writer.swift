@@ -631,11 +631,11 @@ final class Writer {
                 }
             }
         }
-        return InsertPlan(binding: try catalog.binding(table), targets: targets, values: values, returning: returning)
+        return InsertPlan(binding: try catalog.binding(table), targets: targets, values: values, returning: returning, onConflict: ins.onConflict != nil)
     }
 
     func insert(_ ins: Insert, _ plan: InsertPlan) async throws -> StatementResult {
-        if plan.isSimple(ins), let rows = plan.values {
+        if plan.isSimple, let rows = plan.values {
             return try await insertOne(rows[0], plan)
         }
         let table = plan.binding.table

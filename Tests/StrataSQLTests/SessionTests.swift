@@ -110,6 +110,23 @@ import Testing
         #expect(await db.sqlState("SELECT * FROM u") == "42P01")
     }
 
+    @Test func nowIsTheTransactionStartAsInPostgreSQL() async throws {
+        let db = try await memorySession()
+        _ = try await db.execute("CREATE TABLE t (id INT PRIMARY KEY, at TIMESTAMPTZ DEFAULT now())")
+        _ = try await db.execute("BEGIN")
+        let first = try await db.rows("SELECT now()")
+        try await Task.sleep(for: .milliseconds(5))
+        _ = try await db.execute("INSERT INTO t (id) VALUES (1)")
+        let insert = try db.prepare("INSERT INTO t (id) VALUES ($1)")
+        _ = try await db.execute(insert, [.int(2)])
+        #expect(try await db.rows("SELECT now()") == first)
+        #expect(try await db.rows("SELECT DISTINCT at FROM t") == first)
+        _ = try await db.execute("COMMIT")
+        // Outside a transaction each statement has its own time.
+        try await Task.sleep(for: .milliseconds(5))
+        #expect(try await db.rows("SELECT now() > $1::timestamptz", [.text(first[0][0])]) == [["t"]])
+    }
+
     @Test func conflictingTransactionsFailWith40001() async throws {
         let a = try await memorySession()
         let b = Session(engine: a.engine)
