@@ -32,7 +32,8 @@ final class Memtable: @unchecked Sendable {
     private var freeBytes = 0
     private let head: Node
     private var height = 1
-    /// The last node of the list (largest key): lookups past it skip the search.
+    /// The last node of the list (largest key): lookups past it skip the search (as do
+    /// lookups before the first node).
     private var tail: Node?
     private var rng: UInt64 = 0x2545_F491_4F6C_DD1D
     private var _count = 0
@@ -215,7 +216,9 @@ final class Memtable: @unchecked Sendable {
     /// The newest version of `key` with sequence <= `snapshot`.
     func get(_ key: UnsafeRawBufferPointer, snapshot: UInt64) -> Node? {
         let found: Node? = locked {
-            guard let tail, compareBytes(Self.key(tail), key) >= 0 else { return nil }
+            // Keys outside the memtable's first...last skip the search.
+            guard let tail, compareBytes(Self.key(tail), key) >= 0,
+                  let first = Self.next(head, 0), compareBytes(Self.key(first), key) <= 0 else { return nil }
             return seekLocked(key, snapshot)
         }
         guard let n = found, compareBytes(Self.key(n), key) == 0 else { return nil }

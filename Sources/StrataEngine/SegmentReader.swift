@@ -96,18 +96,43 @@ final class SegmentReader: Sendable {
 
     /// The first block whose last entry is at or after (key, seq); `blockCount` if none.
     func findBlock(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
+        indexKeys.withUnsafeBytes { ik in search(ik, key, seq, 0, blockOffsets.count) }
+    }
+
+    /// `findBlock` for a key known to be at or after block `from`'s range start: gallops
+    /// forward from there, so ascending lookups mostly touch the neighbouring index entries.
+    func findBlock(_ key: UnsafeRawBufferPointer, _ seq: UInt64, from: Int) -> Int {
         indexKeys.withUnsafeBytes { ik in
-            var lo = 0
-            var hi = blockOffsets.count
-            while lo < hi {
-                let mid = (lo + hi) >> 1
-                let k = UnsafeRawBufferPointer(rebasing: ik[indexKeyOffsets[mid]..<indexKeyOffsets[mid + 1]])
-                var c = compareBytes(k, key)
-                if c == 0 { c = indexSeqs[mid] > seq ? -1 : (indexSeqs[mid] < seq ? 1 : 0) }
-                if c < 0 { lo = mid + 1 } else { hi = mid }
+            let n = blockOffsets.count
+            var lo = max(0, from)
+            var step = 1
+            while lo < n {
+                let probe = min(n - 1, lo + step - 1)
+                if indexCompare(ik, probe, key, seq) >= 0 { return search(ik, key, seq, lo, probe + 1) }
+                lo = probe + 1
+                step *= 2
             }
-            return lo
+            return n
         }
+    }
+
+    /// Order of index entry `i` (a block's last key) against (key, seq).
+    @inline(__always) private func indexCompare(_ ik: UnsafeRawBufferPointer, _ i: Int, _ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
+        let k = UnsafeRawBufferPointer(rebasing: ik[indexKeyOffsets[i]..<indexKeyOffsets[i + 1]])
+        let c = compareBytes(k, key)
+        if c != 0 { return c }
+        return indexSeqs[i] > seq ? -1 : (indexSeqs[i] < seq ? 1 : 0)
+    }
+
+    /// Binary search for the first index entry in lo..<hi at or after (key, seq).
+    @inline(__always) private func search(_ ik: UnsafeRawBufferPointer, _ key: UnsafeRawBufferPointer, _ seq: UInt64, _ lo: Int, _ hi: Int) -> Int {
+        var lo = lo
+        var hi = hi
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if indexCompare(ik, mid, key, seq) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     /// The decoded block `i`, from the cache or the store.

@@ -312,7 +312,9 @@ extension Executor {
         let filterSubs = lookup.scan.filter.map(subqueryIndexes) ?? []
         let residualSubs = spec.residual.map(subqueryIndexes) ?? []
         let keyTypes = table.primaryKey.map { table.columns[$0].type }
-        var out: [[SQLValue]] = []
+        // Every left row's key first (nil: matches nothing) ...
+        var keys: [[UInt8]?] = []
+        keys.reserveCapacity(left.count)
         for l in left {
             var key = prefix
             var skip = false
@@ -327,8 +329,34 @@ extension Executor {
                 }
                 KeyEncoding.append(v, to: &key)
             }
+            keys.append(skip ? nil : key)
+        }
+        // ... then read them in key order (neighbouring keys share index searches and blocks).
+        var order = keys.indices.filter { keys[$0] != nil }
+        var ascending = true
+        for n in order.indices.dropFirst() where keys[order[n]]!.lexicographicallyPrecedes(keys[order[n - 1]]!) {
+            ascending = false
+            break
+        }
+        if !ascending { order.sort { keys[$0]!.lexicographicallyPrecedes(keys[$1]!) } }
+        let sortedKeys = order.map { keys[$0]! }
+        let reads: [CachedRead?]
+        switch source {
+        case .transaction(let tx): reads = tx.cachedGetMany(sortedKeys)
+        case .snapshot(let snap): reads = snap.cachedGetMany(sortedKeys)
+        }
+        var values = [[UInt8]?](repeating: nil, count: left.count)
+        for (n, i) in order.enumerated() {
+            if let read = reads[n] {
+                values[i] = read.value
+            } else {
+                values[i] = try await source.get(sortedKeys[n])
+            }
+        }
+        var out: [[SQLValue]] = []
+        for (n, l) in left.enumerated() {
             var matched = false
-            if !skip, let bytes = try await source.get(key) {
+            if let key = keys[n], let bytes = values[n] {
                 var m = l
                 try key.withUnsafeBytes { k in try bytes.withUnsafeBytes { try builder.fill(&m, k, $0) } }
                 var keep = true

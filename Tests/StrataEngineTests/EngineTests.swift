@@ -38,6 +38,55 @@ import StrataStore
         #expect(all.map { s($0.value)! } == model.keys.sorted().map { model[$0]! })
     }
 
+    /// Batched lookups (a join's) and single lookups agree with a model across memtable and
+    /// segments, for keys in order, out of order, repeated and absent, at old snapshots too;
+    /// keys of mixed lengths exercise the blocks' shared-prefix search.
+    @Test func batchedAndSingleLookupsMatchAModel() async throws {
+        let engine = try await Engine.open(MemoryStore(), options: smallOptions())
+        var rng = SystemRandomNumberGenerator()
+        func key(_ i: Int) -> [UInt8] { b(i % 3 == 0 ? "k\(i)" : String(format: "k%06d", i)) }
+        var model: [[UInt8]: [UInt8]] = [:]
+        var snapshots: [(Snapshot, [[UInt8]: [UInt8]])] = []
+        for round in 0..<12 {
+            let tx = engine.beginTransaction()
+            for _ in 0..<60 {
+                let k = key(Int.random(in: 0..<900, using: &rng))
+                if Int.random(in: 0..<5, using: &rng) == 0 {
+                    tx.delete(k)
+                    model[k] = nil
+                } else {
+                    tx.put(k, b("v\(round)"))
+                    model[k] = b("v\(round)")
+                }
+            }
+            _ = try await engine.commit(tx)
+            if round % 4 == 3 { try await engine.flush() }
+            snapshots.append((engine.snapshot(), model))
+        }
+        for (snap, expected) in snapshots {
+            var probes = (0..<300).map { _ in key(Int.random(in: 0..<1000, using: &rng)) }
+            // Single reads (which also bring every needed block into the cache) ...
+            for k in probes { #expect(try await snap.get(k) == expected[k]) }
+            // ... then batched ones, all answered from memory, sorted and shuffled.
+            for sorted in [true, false] {
+                if sorted { probes.sort { $0.lexicographicallyPrecedes($1) } } else { probes.shuffle(using: &rng) }
+                let many = snap.cachedGetMany(probes)
+                #expect(many.count == probes.count)
+                for (k, read) in zip(probes, many) {
+                    #expect(read != nil)
+                    #expect(read?.value == expected[k])
+                }
+            }
+        }
+        // Inside a transaction, its own writes answer first.
+        let tx = engine.beginTransaction()
+        let own = key(5)
+        tx.put(own, b("mine"))
+        let reads = tx.cachedGetMany([key(4), own, key(6)])
+        #expect(reads[1]?.value == b("mine"))
+        #expect(reads[0].map { $0.value == model[key(4)] } ?? true)
+    }
+
     @Test func putGetDeleteAndOldVersions() async throws {
         let engine = try await Engine.open(MemoryStore(), options: smallOptions())
         let s1 = try await engine.put(b("a"), b("1"))
