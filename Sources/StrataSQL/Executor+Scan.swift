@@ -123,12 +123,8 @@ extension Executor {
     func keyValues(_ exprs: [BExpr], _ table: TableInfo, _ cols: [Int]) async throws -> [SQLValue]? {
         var out: [SQLValue] = []
         for (e, c) in zip(exprs, cols) {
-            let v = try await eval(e, [], subqueryIndexes(e))
-            if v.isNull { return nil }
-            let type = table.columns[c].type
-            let converted = try Cast.cast(v, to: type, length: nil, explicit: true)
-            if type.isInteger, case .int = v {} else if type.isInteger { return nil }
-            out.append(converted)
+            guard let v = try table.columns[c].type.keyValue(try await eval(e, [], subqueryIndexes(e))) else { return nil }
+            out.append(v)
         }
         return out
     }

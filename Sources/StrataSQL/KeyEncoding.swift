@@ -143,3 +143,19 @@ enum KeyEncoding {
         }
     }
 }
+
+extension SQLType {
+    /// `v` converted for reading a key column of this type by value (`WHERE key = v`):
+    /// cast as PostgreSQL would; nil when no stored key can equal it (NULL, or a
+    /// non-integer for an integer column).
+    func keyValue(_ v: SQLValue) throws -> SQLValue? {
+        switch (v, self) {
+        case (.null, _): return nil
+        case (.int, .bigint), (.text, .text): return v
+        default:
+            let converted = try Cast.cast(v, to: self, length: nil, explicit: true)
+            if isInteger, case .int = v {} else if isInteger { return nil }
+            return converted
+        }
+    }
+}

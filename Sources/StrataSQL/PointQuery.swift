@@ -44,22 +44,14 @@ final class PointQuery: Sendable {
     func run(_ source: ReadSource, _ ctx: EvalContext) throws -> [[SQLValue]]? {
         var key = prefix
         for (e, type) in zip(keys, keyTypes) {
-            var v: SQLValue
+            let v: SQLValue
             switch e {
             case .param(let n) where n < ctx.params.count: v = ctx.params[n]
             case .const(let c): v = c
             default: v = try Evaluator.eval(e, [], ctx)
             }
-            if v.isNull { return [] }
-            // As the executor's key conversion: cast, and integer keys only match integers.
-            switch (v, type) {
-            case (.int, .bigint), (.text, .text): break
-            default:
-                let isInt = if case .int = v { true } else { false }
-                v = try Cast.cast(v, to: type, length: nil, explicit: true)
-                if type.isInteger && !isInt { return [] }
-            }
-            KeyEncoding.append(v, to: &key)
+            guard let converted = try type.keyValue(v) else { return [] }
+            KeyEncoding.append(converted, to: &key)
         }
         let read: CachedRead?
         switch source {
