@@ -30,13 +30,14 @@ final class BlockCache: Sendable {
 
     func get(_ key: Key) -> DecodedBlock? {
         state.withLock { s in
-            guard s.slots[key] != nil else {
+            // One hash lookup: the index serves both the mark and the read.
+            guard let i = s.slots.index(forKey: key) else {
                 s.misses += 1
                 return nil
             }
             s.hits += 1
-            s.slots[key]!.referenced = true
-            return s.slots[key]!.block
+            s.slots.values[i].referenced = true
+            return s.slots.values[i].block
         }
     }
 
