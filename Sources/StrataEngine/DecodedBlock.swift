@@ -169,6 +169,14 @@ final class DecodedBlock: @unchecked Sendable {
         return w
     }
 
+    /// The newest version of `key` with sequence <= `seq` in this block (its value copied,
+    /// nil for a deletion); nil when the block holds none.
+    func read(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> CachedRead? {
+        let i = lowerBound(key, seq)
+        guard i < count, compareBytes(self.key(i), key) == 0 else { return nil }
+        return CachedRead(value: kind(i) == .put ? Array(value(i)) : nil)
+    }
+
     /// The first entry at or after (key, seq); `count` if none.
     func lowerBound(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
         if count == 0 { return 0 }

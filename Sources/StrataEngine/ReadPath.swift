@@ -1,38 +1,13 @@
 /// Point reads, range scans and version history over one ``Version`` at a
 /// snapshot sequence: the memtable first, then segments newest first.
 enum ReadPath {
-    enum Found {
-        case absent
-        case put(UnsafeRawBufferPointer)
-        case deleted
-    }
-
     /// The newest version of `key` with sequence <= `seq`, copied out; nil if absent or deleted.
     static func get(_ version: Version, _ key: [UInt8], seq: UInt64) async throws -> [UInt8]? {
-        let fromMem: [UInt8]?? = key.withUnsafeBytes { k in
-            guard let n = version.memtable.get(k, snapshot: seq) else { return nil }
-            return Memtable.kind(n) == .put ? .some(Array(Memtable.value(n))) : .some(nil)
-        }
-        if let fromMem { return fromMem }
+        if let read = key.withUnsafeBytes({ memtableRead(version.memtable, $0, seq) }) { return read.value }
         for seg in version.segments where seg.ref.minSeq <= seq {
-            let (b, skip): (Int, Bool) = key.withUnsafeBytes { k in
-                let r = seg.ref
-                if r.minKey.withUnsafeBytes({ compareBytes(k, $0) < 0 }) || r.maxKey.withUnsafeBytes({ compareBytes(k, $0) > 0 }) {
-                    return (0, true)
-                }
-                if !seg.mayContain(k) { return (0, true) }
-                let b = seg.findBlock(k, seq)
-                return (b, b >= seg.blockCount)
-            }
-            if skip { continue }
-            let block: DecodedBlock
-            if let cached = seg.cachedBlock(b) { block = cached } else { block = try await seg.block(b) }
-            let result: [UInt8]?? = key.withUnsafeBytes { k in
-                let i = block.lowerBound(k, seq)
-                guard i < block.count, compareBytes(block.key(i), k) == 0 else { return nil }
-                return block.kind(i) == .put ? .some(Array(block.value(i))) : .some(nil)
-            }
-            if let result { return result }
+            guard let b = key.withUnsafeBytes({ seg.candidateBlock($0, seq) }) else { continue }
+            let block = try await seg.block(b)
+            if let read = key.withUnsafeBytes({ block.read($0, seq) }) { return read.value }
         }
         return nil
     }
@@ -40,24 +15,20 @@ enum ReadPath {
     /// `get` answered from memory: nil when a segment block that could hold `key` is not cached.
     static func cachedGet(_ version: Version, _ key: [UInt8], seq: UInt64) -> CachedRead? {
         key.withUnsafeBytes { k -> CachedRead? in
-            if let n = version.memtable.get(k, snapshot: seq) {
-                return CachedRead(value: Memtable.kind(n) == .put ? Array(Memtable.value(n)) : nil)
-            }
+            if let read = memtableRead(version.memtable, k, seq) { return read }
             for seg in version.segments where seg.ref.minSeq <= seq {
-                let r = seg.ref
-                if r.minKey.withUnsafeBytes({ compareBytes(k, $0) < 0 }) || r.maxKey.withUnsafeBytes({ compareBytes(k, $0) > 0 }) {
-                    continue
-                }
-                if !seg.mayContain(k) { continue }
-                let b = seg.findBlock(k, seq)
-                if b >= seg.blockCount { continue }
+                guard let b = seg.candidateBlock(k, seq) else { continue }
                 guard let block = seg.cachedBlock(b) else { return nil }
-                let i = block.lowerBound(k, seq)
-                guard i < block.count, compareBytes(block.key(i), k) == 0 else { continue }
-                return CachedRead(value: block.kind(i) == .put ? Array(block.value(i)) : nil)
+                if let read = block.read(k, seq) { return read }
             }
             return CachedRead(value: nil)
         }
+    }
+
+    /// The memtable's answer for `key` at `seq`; nil when it holds no visible version.
+    static func memtableRead(_ memtable: Memtable, _ key: UnsafeRawBufferPointer, _ seq: UInt64) -> CachedRead? {
+        guard let n = memtable.get(key, snapshot: seq) else { return nil }
+        return CachedRead(value: Memtable.kind(n) == .put ? Array(Memtable.value(n)) : nil)
     }
 
     /// `cachedGet` for many keys, fastest in ascending order: each segment keeps the block of the
@@ -74,14 +45,9 @@ enum ReadPath {
                 for si in current.indices { current[si] = (0, nil) }
             }
             out[n] = key.withUnsafeBytes { k -> CachedRead? in
-                if let node = version.memtable.get(k, snapshot: seq) {
-                    return CachedRead(value: Memtable.kind(node) == .put ? Array(Memtable.value(node)) : nil)
-                }
+                if let read = memtableRead(version.memtable, k, seq) { return read }
                 for (si, seg) in segments.enumerated() {
-                    let r = seg.ref
-                    if r.minKey.withUnsafeBytes({ compareBytes(k, $0) < 0 }) || r.maxKey.withUnsafeBytes({ compareBytes(k, $0) > 0 }) {
-                        continue
-                    }
+                    if !seg.covers(k) { continue }
                     let b = seg.findBlock(k, seq, from: current[si].index)
                     if b >= seg.blockCount { continue }
                     let block: DecodedBlock
@@ -93,9 +59,7 @@ enum ReadPath {
                         block = cached
                         current[si] = (b, cached)
                     }
-                    let i = block.lowerBound(k, seq)
-                    guard i < block.count, compareBytes(block.key(i), k) == 0 else { continue }
-                    return CachedRead(value: block.kind(i) == .put ? Array(block.value(i)) : nil)
+                    if let read = block.read(k, seq) { return read }
                 }
                 return CachedRead(value: nil)
             }

@@ -94,6 +94,19 @@ final class SegmentReader: Sendable {
 
     func mayContain(_ key: UnsafeRawBufferPointer) -> Bool { bloom.mayContain(key) }
 
+    /// True when `key` lies within the segment's smallest and largest keys.
+    func covers(_ key: UnsafeRawBufferPointer) -> Bool {
+        ref.minKey.withUnsafeBytes { compareBytes(key, $0) >= 0 } && ref.maxKey.withUnsafeBytes { compareBytes(key, $0) <= 0 }
+    }
+
+    /// The block that could hold (key, seq); nil when the key range, the bloom filter or
+    /// the index rules the segment out.
+    func candidateBlock(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int? {
+        guard covers(key), mayContain(key) else { return nil }
+        let b = findBlock(key, seq)
+        return b < blockCount ? b : nil
+    }
+
     /// The first block whose last entry is at or after (key, seq); `blockCount` if none.
     func findBlock(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
         indexKeys.withUnsafeBytes { ik in search(ik, key, seq, 0, blockOffsets.count) }
