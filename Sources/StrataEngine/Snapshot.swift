@@ -80,7 +80,6 @@ public final class Transaction {
     public func get(_ key: [UInt8]) async throws -> [UInt8]? {
         if let m = writes[key] { return m.kind == .put ? m.value : nil }
         noteRead(key)
-        if let found = try snapshot.cachedGet(key) { return found.value }
         return try await snapshot.get(key)
     }
 

@@ -9,12 +9,8 @@ enum ReadSource {
 
     func get(_ key: [UInt8]) async throws -> [UInt8]? {
         switch self {
-        case .transaction(let tx):
-            if let r = try tx.cachedGet(key) { return r.value }
-            return try await tx.get(key)
-        case .snapshot(let s):
-            if let r = try s.cachedGet(key) { return r.value }
-            return try await s.get(key)
+        case .transaction(let tx): try await tx.get(key)
+        case .snapshot(let s): try await s.get(key)
         }
     }
 
