@@ -67,17 +67,18 @@ extension Executor {
             return try await scanRange(KeyRange.prefix(rowPrefix))
         case .points(_, let keyLists):
             var seen = Set<ByteKey>()
-            var batch: [[SQLValue]] = []
+            var batcher = ScanBatcher(builder: builder, project: inlineProject, filter: inlineFilter, ctx: ctx)
             for list in keyLists {
                 guard let values = try await keyValues(list, table, table.primaryKey) else { continue }
                 let key = KeyEncoding.encode(values, prefix: rowPrefix)
                 if keyLists.count > 1 { guard seen.insert(ByteKey(key)).inserted else { continue } }
                 guard let v = try await reader.get(key) else { continue }
-                let row = try key.withUnsafeBytes { k in try v.withUnsafeBytes { try builder.row(k, $0) } }
-                if let f = inlineFilter, !(try Evaluator.eval(f, row, ctx) == .bool(true)) { continue }
-                batch.append(inlineProject.map { p in p.map { row[$0] } } ?? row)
+                if !(try key.withUnsafeBytes { k in try v.withUnsafeBytes { try batcher.take(k, $0) } }) {
+                    if !(try await deliver(batcher.batch)) { return false }
+                    batcher.reset()
+                }
             }
-            return try await deliver(batch)
+            return try await deliver(batcher.batch)
         case .range(let indexId, let prefixExprs, let low, let high):
             let cols = indexId == 0 ? table.primaryKey : (table.indexes.first { $0.id == indexId }?.columns ?? [])
             guard let prefixValues = try await keyValues(prefixExprs, table, Array(cols.prefix(prefixExprs.count))) else { return true }
@@ -103,18 +104,15 @@ extension Executor {
             if indexId == 0 { return try await scanRange(range) }
             var rowKeys: [[UInt8]] = []
             try await reader.forEach(in: range) { _, v in rowKeys.append(v) }
-            var batch: [[SQLValue]] = []
+            var batcher = ScanBatcher(builder: builder, project: inlineProject, filter: inlineFilter, ctx: ctx)
             for k in rowKeys {
                 guard let v = try await reader.get(k) else { continue }
-                let row = try k.withUnsafeBytes { kb in try v.withUnsafeBytes { try builder.row(kb, $0) } }
-                if let f = inlineFilter, !(try Evaluator.eval(f, row, ctx) == .bool(true)) { continue }
-                batch.append(inlineProject.map { p in p.map { row[$0] } } ?? row)
-                if batch.count >= Executor.batchSize {
-                    if !(try await deliver(batch)) { return false }
-                    batch = []
+                if !(try k.withUnsafeBytes { kb in try v.withUnsafeBytes { try batcher.take(kb, $0) } }) {
+                    if !(try await deliver(batcher.batch)) { return false }
+                    batcher.reset()
                 }
             }
-            return try await deliver(batch)
+            return try await deliver(batcher.batch)
         }
     }
 
@@ -192,7 +190,8 @@ extension Executor {
     }
 }
 
-/// Collects one batch of a scan's rows: decodes each stored row, filters and projects it.
+/// Collects one batch of a scan's rows: decodes each stored row, filters and projects it
+/// (every access path of a scan goes through it).
 struct ScanBatcher {
     let builder: ScanRowBuilder
     let project: [Int]?
@@ -346,7 +345,9 @@ extension Executor {
             if let read = reads[n] {
                 values[i] = read.value
             } else {
-                values[i] = try await source.get(sortedKeys[n])
+                // Own writes and the read's record were settled by cachedGetMany: only
+                // the committed value is missing.
+                values[i] = try await source.snapshot.get(sortedKeys[n])
             }
         }
         var out: [[SQLValue]] = []
