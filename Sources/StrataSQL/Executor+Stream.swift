@@ -27,7 +27,7 @@ extension Executor {
             }
         case .project(let child, let exprs):
             let subs = exprs.map(subqueryIndexes)
-            let simple = subs.allSatisfy(\.isEmpty)
+            let simple = subs.allSatisfy { $0.isEmpty }
             let columns = exprs.compactMap { e -> Int? in if case .column(let i) = e { i } else { nil } }
             if columns.count == exprs.count, case .scan(let spec) = child {
                 return try await scan(spec, project: columns, sink)

@@ -405,7 +405,7 @@ final class Executor {
         let groupSubs = groups.map(subqueryIndexes)
         let argSubs = specs.map { $0.args.map(subqueryIndexes) }
         let filterSubs = specs.map { $0.filter.map(subqueryIndexes) ?? [] }
-        let simple = groupSubs.allSatisfy(\.isEmpty) && argSubs.allSatisfy { $0.allSatisfy(\.isEmpty) } && filterSubs.allSatisfy(\.isEmpty)
+        let simple = groupSubs.allSatisfy { $0.isEmpty } && argSubs.allSatisfy { $0.allSatisfy { $0.isEmpty } } && filterSubs.allSatisfy { $0.isEmpty }
         let ctx = self.ctx
         @inline(__always) func value(_ e: BExpr, _ r: [SQLValue]) throws -> SQLValue {
             if case .column(let i) = e { return r[i] }
