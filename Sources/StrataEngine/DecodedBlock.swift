@@ -172,9 +172,14 @@ final class DecodedBlock: @unchecked Sendable {
     /// The newest version of `key` with sequence <= `seq` in this block (its value copied,
     /// nil for a deletion); nil when the block holds none.
     func read(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> CachedRead? {
+        let i = find(key, seq)
+        return i < 0 ? nil : CachedRead(value: kind(i) == .put ? Array(value(i)) : nil)
+    }
+
+    /// The entry holding the newest version of `key` at or below `seq`; -1 if the block has none.
+    func find(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
         let i = lowerBound(key, seq)
-        guard i < count, compareBytes(self.key(i), key) == 0 else { return nil }
-        return CachedRead(value: kind(i) == .put ? Array(value(i)) : nil)
+        return i < count && compareBytes(self.key(i), key) == 0 ? i : -1
     }
 
     /// The first entry at or after (key, seq); `count` if none.

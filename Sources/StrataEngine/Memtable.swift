@@ -153,21 +153,7 @@ final class Memtable: @unchecked Sendable {
         finger update: UnsafeMutableBufferPointer<Node>, useFinger: Bool
     ) {
         do {
-            var x = head
-            var moved = false
-            for level in stride(from: height - 1, through: 0, by: -1) {
-                if useFinger {
-                    // Both `x` and the finger precede `key`: start from the later of the two.
-                    let f = update[level]
-                    if !moved || (f != head && Self.compare(x, Self.key(f), Self.seq(f)) < 0) { x = f }
-                }
-                moved = false
-                while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 {
-                    x = n
-                    moved = true
-                }
-                update[level] = x
-            }
+            let x = searchLocked(key, seq, update, useFinger: useFinger)
             if let n = Self.next(x, 0), Self.compare(n, key, seq) == 0 {
                 // Same key and sequence: a later write in the same commit replaces it.
                 // Cannot happen for deduplicated batches; keep the first to stay immutable.
@@ -197,7 +183,71 @@ final class Memtable: @unchecked Sendable {
         }
     }
 
+    /// The last node before (key, seq) (or the head); `path` receives the last node before
+    /// it at each level. With `useFinger`, `path` already holds that of a smaller (key, seq)
+    /// and each level's search starts from there: ascending searches then cost about the
+    /// distance between neighbours instead of a search from the top.
+    private func searchLocked(
+        _ key: UnsafeRawBufferPointer, _ seq: UInt64, _ path: UnsafeMutableBufferPointer<Node>, useFinger: Bool
+    ) -> Node {
+        var x = head
+        var moved = false
+        for level in stride(from: height - 1, through: 0, by: -1) {
+            if useFinger {
+                // Both `x` and the finger precede `key`: start from the later of the two.
+                let f = path[level]
+                if !moved || (f != head && Self.compare(x, Self.key(f), Self.seq(f)) < 0) { x = f }
+            }
+            moved = false
+            while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 {
+                x = n
+                moved = true
+            }
+            path[level] = x
+        }
+        return x
+    }
+
     // MARK: Reads
+
+    /// Calls `body` with a finger for ``get(_:snapshot:finger:)``: lookups through it must
+    /// come in ascending key order.
+    func withFinger<T>(_ body: (UnsafeMutableBufferPointer<Node>) throws -> T) rethrows -> T {
+        try withUnsafeTemporaryAllocation(of: Node.self, capacity: Self.maxHeight) { finger in
+            resetFinger(finger)
+            return try body(finger)
+        }
+    }
+
+    /// Points `finger` back at the start, for a lookup smaller than the previous one.
+    func resetFinger(_ finger: UnsafeMutableBufferPointer<Node>) { finger.initialize(repeating: head) }
+
+    /// ``get(_:snapshot:)`` for keys in ascending order: each search starts from the
+    /// previous one's path, kept in `finger` (see ``withFinger(_:)``).
+    func get(_ key: UnsafeRawBufferPointer, snapshot: UInt64, finger: UnsafeMutableBufferPointer<Node>) -> Node? {
+        let found: Node? = locked {
+            guard let tail, compareBytes(Self.key(tail), key) >= 0,
+                  let first = Self.next(head, 0), compareBytes(Self.key(first), key) <= 0 else { return nil }
+            return Self.next(searchLocked(key, snapshot, finger, useFinger: true), 0)
+        }
+        guard let n = found, compareBytes(Self.key(n), key) == 0 else { return nil }
+        return n
+    }
+
+    /// Versions in `range`, counting no further than `limit`.
+    func count(_ range: KeyRange, limit: Int) -> Int {
+        if limit <= 0 { return 0 }
+        return locked {
+            var n = 0
+            var x = range.lower.withUnsafeBytes { seekLocked($0, .max) }
+            while let node = x, n < limit {
+                if let upper = range.upper, upper.withUnsafeBytes({ compareBytes(Self.key(node), $0) >= 0 }) { break }
+                n += 1
+                x = Self.next(node, 0)
+            }
+            return n
+        }
+    }
 
     private func seekLocked(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Node? {
         var x = head

@@ -32,39 +32,62 @@ enum ReadPath {
     }
 
     /// `cachedGet` for many keys, fastest in ascending order: each segment keeps the block of the
-    /// previous key and searches its index forward from there, and a key in that same
-    /// block needs neither the bloom filter nor the cache. One answer per key; nil where
-    /// a block must be read from storage.
-    static func cachedGetMany(_ version: Version, _ keys: [[UInt8]], seq: UInt64) -> [CachedRead?] {
-        var out = [CachedRead?](repeating: nil, count: keys.count)
+    /// previous key and searches its index forward from there, a key in that same block
+    /// needs neither the bloom filter nor the cache, and a cached block answers without
+    /// the bloom filter. Calls `body` once per key, in order, with the value's bytes (valid
+    /// only during the call) — nothing is copied.
+    static func cachedGetMany(
+        _ version: Version, _ keys: [[UInt8]], seq: UInt64, _ body: (Int, CachedValue) throws -> Void
+    ) rethrows {
         let segments = version.segments.filter { $0.ref.minSeq <= seq }
         var current = [(index: Int, block: DecodedBlock?)](repeating: (0, nil), count: segments.count)
-        for (n, key) in keys.enumerated() {
-            // Keys out of order only cost speed: the forward searches start over.
-            if n > 0 && compareBytes(keys[n - 1], key) > 0 {
-                for si in current.indices { current[si] = (0, nil) }
-            }
-            out[n] = key.withUnsafeBytes { k -> CachedRead? in
-                if let read = memtableRead(version.memtable, k, seq) { return read }
-                for (si, seg) in segments.enumerated() {
-                    if !seg.covers(k) { continue }
-                    let b = seg.findBlock(k, seq, from: current[si].index)
-                    if b >= seg.blockCount { continue }
-                    let block: DecodedBlock
-                    if b == current[si].index, let held = current[si].block {
-                        block = held
-                    } else {
-                        if !seg.mayContain(k) { continue }
-                        guard let cached = seg.cachedBlock(b) else { return nil }
-                        block = cached
-                        current[si] = (b, cached)
-                    }
-                    if let read = block.read(k, seq) { return read }
+        let memtable = version.memtable
+        try memtable.withFinger { finger in
+            for (n, key) in keys.enumerated() {
+                // Keys out of order only cost speed: the forward searches start over.
+                if n > 0 && compareBytes(keys[n - 1], key) > 0 {
+                    for si in current.indices { current[si] = (0, nil) }
+                    memtable.resetFinger(finger)
                 }
-                return CachedRead(value: nil)
+                try key.withUnsafeBytes { k in
+                    if let node = memtable.get(k, snapshot: seq, finger: finger) {
+                        return try body(n, Memtable.kind(node) == .put ? .found(Memtable.value(node)) : .absent)
+                    }
+                    for (si, seg) in segments.enumerated() {
+                        if !seg.covers(k) { continue }
+                        let b = seg.findBlock(k, seq, from: current[si].index)
+                        if b >= seg.blockCount { continue }
+                        let block: DecodedBlock
+                        if b == current[si].index, let held = current[si].block {
+                            block = held
+                        } else if let cached = seg.cachedBlock(b) {
+                            block = cached
+                            current[si] = (b, cached)
+                        } else {
+                            if seg.mayContain(k) { return try body(n, .uncached) }
+                            continue
+                        }
+                        let i = block.find(k, seq)
+                        if i >= 0 { return try body(n, block.kind(i) == .put ? .found(block.value(i)) : .absent) }
+                    }
+                    try body(n, .absent)
+                }
             }
         }
-        return out
+    }
+
+    /// About how many versions lie in `range`, at least `limit` meaning "`limit` or more":
+    /// segments count from their block index (blocks overlapping the range times the
+    /// segment's entries per block), the memtable by walking at most `limit` nodes. No I/O.
+    static func estimatedCount(_ version: Version, _ range: KeyRange, seq: UInt64, limit: Int) -> Int {
+        var total = 0
+        for seg in version.segments where seg.ref.minSeq <= seq && seg.blockCount > 0 {
+            let first = range.lower.withUnsafeBytes { seg.findBlock($0, .max) }
+            let end = range.upper.map { u in u.withUnsafeBytes { min(seg.blockCount, seg.findBlock($0, .max) + 1) } } ?? seg.blockCount
+            if end > first { total += (end - first) * seg.ref.count / seg.blockCount }
+            if total >= limit { return total }
+        }
+        return total + version.memtable.count(range, limit: limit - total)
     }
 
     /// Every stored version of `key` (newest first) with sequence <= `seq`.

@@ -21,9 +21,24 @@ public struct Snapshot: Sendable {
     }
 
     /// ``cachedGet(_:)`` for many keys: in ascending order (as a join's sorted lookups
-    /// are) faster than one by one. Nil marks a key whose block is not cached.
+    /// are) faster than one by one. Calls `body` once per key with its index in `keys`
+    /// and the answer, whose bytes are valid only during the call (nothing is copied).
+    public func cachedGetMany(_ keys: [[UInt8]], _ body: (Int, CachedValue) throws -> Void) rethrows {
+        try ReadPath.cachedGetMany(version, keys, seq: seq, body)
+    }
+
+    /// ``cachedGetMany(_:_:)`` with the values copied out; nil marks a key whose block is not cached.
     public func cachedGetMany(_ keys: [[UInt8]]) -> [CachedRead?] {
-        ReadPath.cachedGetMany(version, keys, seq: seq)
+        var out = [CachedRead?](repeating: nil, count: keys.count)
+        cachedGetMany(keys) { i, answer in out[i] = answer.read }
+        return out
+    }
+
+    /// About how many stored versions lie in `range` (older versions and deletions
+    /// count too), answered from indexes and memory without reading data; any answer of
+    /// at least `limit` means "`limit` or more". For choosing plans, not for results.
+    public func estimatedCount(_ range: KeyRange, limit: Int) -> Int {
+        ReadPath.estimatedCount(version, range, seq: seq, limit: limit)
     }
 
     /// The pairs in `range`, ascending (or descending when `reverse`), at most `limit`.
@@ -48,6 +63,25 @@ public struct Snapshot: Sendable {
 
     /// The timestamp of this snapshot's commit (microseconds since 1970).
     public func timestamp() async throws -> UInt64 { try await engine.timestamp(of: seq) }
+}
+
+/// One key's answer from ``Snapshot/cachedGetMany(_:_:)``.
+public enum CachedValue {
+    /// The value's bytes, valid only during the call that passes them.
+    case found(UnsafeRawBufferPointer)
+    /// No visible version, or a deletion.
+    case absent
+    /// The block that could hold the key is not in memory: a storage read must answer.
+    case uncached
+
+    /// The answer copied out; nil when uncached.
+    public var read: CachedRead? {
+        switch self {
+        case .found(let bytes): CachedRead(value: Array(bytes))
+        case .absent: CachedRead(value: nil)
+        case .uncached: nil
+        }
+    }
 }
 
 /// The answer of ``Snapshot/cachedGet(_:)``: the value, or nil when the key is absent.
@@ -90,21 +124,29 @@ public final class Transaction {
         return try snapshot.cachedGet(key)
     }
 
-    /// ``cachedGet(_:)`` for many keys, best ascending (see ``Snapshot/cachedGetMany(_:)``).
-    public func cachedGetMany(_ keys: [[UInt8]]) -> [CachedRead?] {
-        var out = [CachedRead?](repeating: nil, count: keys.count)
+    /// ``cachedGet(_:)`` for many keys, best ascending (see ``Snapshot/cachedGetMany(_:_:)``):
+    /// own writes answer first; every key is recorded as read. `body` is called once per
+    /// key, not necessarily in order.
+    public func cachedGetMany(_ keys: [[UInt8]], _ body: (Int, CachedValue) throws -> Void) rethrows {
         var pending: [Int] = []
         var pendingKeys: [[UInt8]] = []
         for (i, key) in keys.enumerated() {
             if let m = writes[key] {
-                out[i] = CachedRead(value: m.kind == .put ? m.value : nil)
+                if m.kind == .put { try m.value.withUnsafeBytes { try body(i, .found($0)) } } else { try body(i, .absent) }
             } else {
                 noteRead(key)
                 pending.append(i)
                 pendingKeys.append(key)
             }
         }
-        for (j, read) in snapshot.cachedGetMany(pendingKeys).enumerated() { out[pending[j]] = read }
+        if pending.count == keys.count { return try snapshot.cachedGetMany(keys, body) }
+        try snapshot.cachedGetMany(pendingKeys) { j, answer in try body(pending[j], answer) }
+    }
+
+    /// ``cachedGetMany(_:_:)`` with the values copied out; nil marks a key whose block is not cached.
+    public func cachedGetMany(_ keys: [[UInt8]]) -> [CachedRead?] {
+        var out = [CachedRead?](repeating: nil, count: keys.count)
+        cachedGetMany(keys) { i, answer in out[i] = answer.read }
         return out
     }
 

@@ -294,15 +294,9 @@ extension Executor {
     func lookupJoin(_ spec: JoinSpec, _ lookup: IndexLookup, _ left: [[SQLValue]]) async throws -> [[SQLValue]]? {
         let table = lookup.scan.table
         let prefix = table.prefix()
-        // Count the right table's rows up to the threshold, without copying them, on the
-        // snapshot (an estimate: not recorded as a read).
+        // The right table's size from the indexes (an estimate, not recorded as a read).
         let threshold = max(1024, left.count * 4)
-        var seen = 0
-        try await source.snapshot.forEach(KeyRange.prefix(prefix)) { _, _ in
-            seen += 1
-            return seen < threshold
-        }
-        if seen < threshold { return nil }
+        if source.snapshot.estimatedCount(KeyRange.prefix(prefix), limit: threshold) < threshold { return nil }
         let builder = try ScanRowBuilder(lookup.scan)
         let filterSubs = lookup.scan.filter.map(subqueryIndexes) ?? []
         let residualSubs = spec.residual.map(subqueryIndexes) ?? []
@@ -335,29 +329,39 @@ extension Executor {
         }
         if !ascending { order.sort { keys[$0]!.lexicographicallyPrecedes(keys[$1]!) } }
         let sortedKeys = order.map { keys[$0]! }
-        let reads: [CachedRead?]
-        switch source {
-        case .transaction(let tx): reads = tx.cachedGetMany(sortedKeys)
-        case .snapshot(let snap): reads = snap.cachedGetMany(sortedKeys)
+        // Matched rows are built straight from the stored bytes, without copying values out.
+        var joined = [[SQLValue]?](repeating: nil, count: left.count)
+        var uncached: [Int] = []
+        func take(_ n: Int, _ answer: CachedValue) throws {
+            switch answer {
+            case .found(let bytes):
+                let i = order[n]
+                var m = left[i]
+                try sortedKeys[n].withUnsafeBytes { k in try builder.fill(&m, k, bytes) }
+                joined[i] = m
+            case .absent: break
+            case .uncached: uncached.append(n)
+            }
         }
-        var values = [[UInt8]?](repeating: nil, count: left.count)
-        for (n, i) in order.enumerated() {
-            if let read = reads[n] {
-                values[i] = read.value
-            } else {
-                // Own writes and the read's record were settled by cachedGetMany: only
-                // the committed value is missing.
-                values[i] = try await source.snapshot.get(sortedKeys[n])
+        switch source {
+        case .transaction(let tx): try tx.cachedGetMany(sortedKeys, take)
+        case .snapshot(let snap): try snap.cachedGetMany(sortedKeys, take)
+        }
+        for n in uncached {
+            // Own writes and the read's record were settled by cachedGetMany: only
+            // the committed value is missing.
+            if let bytes = try await source.snapshot.get(sortedKeys[n]) {
+                try bytes.withUnsafeBytes { try take(n, .found($0)) }
             }
         }
         var out: [[SQLValue]] = []
+        out.reserveCapacity(left.count)
+        let filter = lookup.scan.filter
         for (n, l) in left.enumerated() {
             var matched = false
-            if let key = keys[n], let bytes = values[n] {
-                var m = l
-                try key.withUnsafeBytes { k in try bytes.withUnsafeBytes { try builder.fill(&m, k, $0) } }
+            if let m = joined[n] {
                 var keep = true
-                if let f = lookup.scan.filter { keep = try await test(f, m, filterSubs) }
+                if let f = filter { keep = try await test(f, m, filterSubs) }
                 if keep, let residual = spec.residual { keep = try await test(residual, m, residualSubs) }
                 if keep {
                     matched = true
