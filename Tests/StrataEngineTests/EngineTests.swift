@@ -87,6 +87,33 @@ import StrataStore
         #expect(reads[0].map { $0.value == model[key(4)] } ?? true)
     }
 
+    /// The size estimate a join uses to pick its plan follows the data, in segments and
+    /// in the memtable, and stops at its limit.
+    @Test func estimatedCountFollowsTheData() async throws {
+        let engine = try await Engine.open(MemoryStore(), options: smallOptions(maxSegments: 10))
+        func key(_ p: String, _ i: Int) -> [UInt8] { b(String(format: "\(p)%05d", i)) }
+        for chunk in 0..<4 {
+            let tx = engine.beginTransaction()
+            for i in (chunk * 500)..<(chunk * 500 + 500) { tx.put(key("a", i), b("value \(i)")) }
+            _ = try await engine.commit(tx)
+            if chunk < 3 { try await engine.flush() }
+        }
+        let tx = engine.beginTransaction()
+        for i in 0..<40 { tx.put(key("b", i), b("x")) }
+        _ = try await engine.commit(tx)
+        let snap = engine.snapshot()
+        let all = snap.estimatedCount(.prefix(b("a")), limit: .max)
+        #expect(all >= 1500 && all <= 2600, "estimate \(all) for 2000 keys")
+        let some = snap.estimatedCount(KeyRange(lower: key("a", 100), upper: key("a", 300)), limit: .max)
+        #expect(some >= 100 && some <= 400, "estimate \(some) for 200 keys")
+        let tail = snap.estimatedCount(KeyRange(lower: key("a", 1600), upper: key("a", 1700)), limit: .max)
+        #expect(tail == 100, "the memtable counts exactly: \(tail)")
+        #expect(snap.estimatedCount(.prefix(b("b")), limit: .max) == 40)
+        #expect(snap.estimatedCount(.prefix(b("c")), limit: .max) == 0)
+        #expect(snap.estimatedCount(.prefix(b("a")), limit: 100) >= 100)
+        #expect(snap.estimatedCount(.prefix(b("b")), limit: 10) == 10)
+    }
+
     @Test func putGetDeleteAndOldVersions() async throws {
         let engine = try await Engine.open(MemoryStore(), options: smallOptions())
         let s1 = try await engine.put(b("a"), b("1"))
