@@ -266,10 +266,7 @@ final class Executor {
         return key.map(normalize)
     }
 
-    func normalize(_ v: SQLValue) -> SQLValue {
-        if case .double(let d) = v, d == 0 { return .double(0) }
-        return v
-    }
+    func normalize(_ v: SQLValue) -> SQLValue { GroupTable.normalize(v) }
 
     func setOperation(_ op: SetOperator, _ all: Bool, _ left: [[SQLValue]], _ right: [[SQLValue]]) -> [[SQLValue]] {
         switch (op, all) {

@@ -57,7 +57,7 @@ struct GroupTable {
         return out
     }
 
-    /// -0.0 and 0.0 are one group, as they are equal.
+    /// -0.0 and 0.0 are one group (and one join or set-operation key), as they are equal.
     static func normalize(_ v: SQLValue) -> SQLValue {
         if case .double(let d) = v, d == 0 { return .double(0) }
         return v
