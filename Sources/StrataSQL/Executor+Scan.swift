@@ -343,10 +343,7 @@ extension Executor {
             case .uncached: uncached.append(n)
             }
         }
-        switch source {
-        case .transaction(let tx): try tx.cachedGetMany(sortedKeys, take)
-        case .snapshot(let snap): try snap.cachedGetMany(sortedKeys, take)
-        }
+        try source.cachedGetMany(sortedKeys, take)
         for n in uncached {
             // Own writes and the read's record were settled by cachedGetMany: only
             // the committed value is missing.

@@ -14,6 +14,22 @@ enum ReadSource {
         }
     }
 
+    /// `get` answered from memory; nil when storage must be read (see ``Snapshot/cachedGet(_:)``).
+    func cachedGet(_ key: [UInt8]) throws -> CachedRead? {
+        switch self {
+        case .transaction(let tx): try tx.cachedGet(key)
+        case .snapshot(let s): try s.cachedGet(key)
+        }
+    }
+
+    /// `cachedGet` for many keys, best ascending (see ``Snapshot/cachedGetMany(_:_:)``).
+    func cachedGetMany(_ keys: [[UInt8]], _ body: (Int, CachedValue) throws -> Void) rethrows {
+        switch self {
+        case .transaction(let tx): try tx.cachedGetMany(keys, body)
+        case .snapshot(let s): try s.cachedGetMany(keys, body)
+        }
+    }
+
     /// The committed state this source reads at (for estimates that need not be tracked).
     var snapshot: Snapshot {
         switch self {

@@ -53,14 +53,9 @@ final class PointQuery: Sendable {
             guard let converted = try type.keyValue(v) else { return [] }
             KeyEncoding.append(converted, to: &key)
         }
-        let read: CachedRead?
-        switch source {
-        case .transaction(let tx): read = try tx.cachedGet(key)
-        case .snapshot(let s): read = try s.cachedGet(key)
-        }
-        guard let read else { return nil }
+        guard let read = try source.cachedGet(key) else { return nil }
         guard let value = read.value else { return [] }
-        let row = try key.withUnsafeBytes { k in try value.withUnsafeBytes { try builder.row(k, $0) } }
+        let row = try builder.row(key, value)
         if let filter, try Evaluator.eval(filter, row, ctx) != .bool(true) { return [] }
         guard let project else { return [row] }
         var out: [SQLValue] = []
