@@ -60,6 +60,18 @@ extension Executor {
                 await Task.yield()
             }
         }
+        // Rows by key, one point read each (primary-key lists, secondary-index matches).
+        func readRows(_ keys: [[UInt8]]) async throws -> Bool {
+            var batcher = ScanBatcher(builder: builder, project: inlineProject, filter: inlineFilter, ctx: ctx)
+            for k in keys {
+                guard let v = try await reader.get(k) else { continue }
+                if !(try k.withUnsafeBytes { kb in try v.withUnsafeBytes { try batcher.take(kb, $0) } }) {
+                    if !(try await deliver(batcher.batch)) { return false }
+                    batcher.reset()
+                }
+            }
+            return try await deliver(batcher.batch)
+        }
 
         let rowPrefix = table.prefix()
         switch spec.access {
@@ -67,18 +79,14 @@ extension Executor {
             return try await scanRange(KeyRange.prefix(rowPrefix))
         case .points(_, let keyLists):
             var seen = Set<ByteKey>()
-            var batcher = ScanBatcher(builder: builder, project: inlineProject, filter: inlineFilter, ctx: ctx)
+            var keys: [[UInt8]] = []
             for list in keyLists {
                 guard let values = try await keyValues(list, table, table.primaryKey) else { continue }
                 let key = KeyEncoding.encode(values, prefix: rowPrefix)
                 if keyLists.count > 1 { guard seen.insert(ByteKey(key)).inserted else { continue } }
-                guard let v = try await reader.get(key) else { continue }
-                if !(try key.withUnsafeBytes { k in try v.withUnsafeBytes { try batcher.take(k, $0) } }) {
-                    if !(try await deliver(batcher.batch)) { return false }
-                    batcher.reset()
-                }
+                keys.append(key)
             }
-            return try await deliver(batcher.batch)
+            return try await readRows(keys)
         case .range(let indexId, let prefixExprs, let low, let high):
             let cols = indexId == 0 ? table.primaryKey : (table.indexes.first { $0.id == indexId }?.columns ?? [])
             guard let prefixValues = try await keyValues(prefixExprs, table, Array(cols.prefix(prefixExprs.count))) else { return true }
@@ -104,15 +112,7 @@ extension Executor {
             if indexId == 0 { return try await scanRange(range) }
             var rowKeys: [[UInt8]] = []
             try await reader.forEach(in: range) { _, v in rowKeys.append(v) }
-            var batcher = ScanBatcher(builder: builder, project: inlineProject, filter: inlineFilter, ctx: ctx)
-            for k in rowKeys {
-                guard let v = try await reader.get(k) else { continue }
-                if !(try k.withUnsafeBytes { kb in try v.withUnsafeBytes { try batcher.take(kb, $0) } }) {
-                    if !(try await deliver(batcher.batch)) { return false }
-                    batcher.reset()
-                }
-            }
-            return try await deliver(batcher.batch)
+            return try await readRows(rowKeys)
         }
     }
 
