@@ -226,12 +226,17 @@ final class Memtable: @unchecked Sendable {
     /// previous one's path, kept in `finger` (see ``withFinger(_:)``).
     func get(_ key: UnsafeRawBufferPointer, snapshot: UInt64, finger: UnsafeMutableBufferPointer<Node>) -> Node? {
         let found: Node? = locked {
-            guard let tail, compareBytes(Self.key(tail), key) >= 0,
-                  let first = Self.next(head, 0), compareBytes(Self.key(first), key) <= 0 else { return nil }
-            return Self.next(searchLocked(key, snapshot, finger, useFinger: true), 0)
+            spansLocked(key) ? Self.next(searchLocked(key, snapshot, finger, useFinger: true), 0) : nil
         }
         guard let n = found, compareBytes(Self.key(n), key) == 0 else { return nil }
         return n
+    }
+
+    /// True when `key` lies between the first and last keys held: lookups outside skip the search.
+    private func spansLocked(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard let tail, compareBytes(Self.key(tail), key) >= 0,
+              let first = Self.next(head, 0), compareBytes(Self.key(first), key) <= 0 else { return false }
+        return true
     }
 
     /// Versions in `range`, counting no further than `limit`.
@@ -265,12 +270,7 @@ final class Memtable: @unchecked Sendable {
 
     /// The newest version of `key` with sequence <= `snapshot`.
     func get(_ key: UnsafeRawBufferPointer, snapshot: UInt64) -> Node? {
-        let found: Node? = locked {
-            // Keys outside the memtable's first...last skip the search.
-            guard let tail, compareBytes(Self.key(tail), key) >= 0,
-                  let first = Self.next(head, 0), compareBytes(Self.key(first), key) <= 0 else { return nil }
-            return seekLocked(key, snapshot)
-        }
+        let found: Node? = locked { spansLocked(key) ? seekLocked(key, snapshot) : nil }
         guard let n = found, compareBytes(Self.key(n), key) == 0 else { return nil }
         return n
     }
