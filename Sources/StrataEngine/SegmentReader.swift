@@ -170,7 +170,7 @@ final class SegmentReader: Sendable {
     /// range reads stay in memory, but the bulk of a long scan does not, which would
     /// otherwise push every useful block out of the cache.
     func blocks(_ range: Range<Int>, cacheThem: Bool) async throws -> [DecodedBlock] {
-        let cached = range.map { cache.get(BlockCache.Key(segment: id, block: $0)) }
+        let cached = range.map(cachedBlock)
         if cached.allSatisfy({ $0 != nil }) { return cached.map { $0! } }
         let start = blockOffsets[range.lowerBound]
         let end = blockOffsets[range.upperBound - 1] + blockSizes[range.upperBound - 1]
