@@ -202,8 +202,7 @@ public final class Transaction {
         _ range: KeyRange, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) async throws {
         if !writes.isEmpty && !writes.mutations(in: range, reverse: false).isEmpty {
-            readRanges.append(range)  // scan() records it again; harmless
-            for kv in try await scan(range) {
+            for kv in try await scan(range) {  // scan records the range as read
                 let more = try kv.key.withUnsafeBytes { k in try kv.value.withUnsafeBytes { v in try body(k, v) } }
                 if !more { return }
             }
