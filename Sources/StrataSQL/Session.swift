@@ -323,13 +323,7 @@ public final class Session {
             guard let tx else { throw SQLError(SQLError.internalError, "a write without a transaction") }
             let writer = Writer(session: self, tx: tx, catalog: catalog, parameters: parameters, now: now())
             if let prepared, case .insert(let ins) = statement {
-                let plan: InsertPlan
-                if let (c, p) = prepared.plan.insert.withLock({ $0 }), c === catalog {
-                    plan = p
-                } else {
-                    plan = try writer.planInsert(ins)
-                    prepared.plan.insert.withLock { $0 = (catalog, plan) }
-                }
+                let plan = try prepared.plan.insert.get(catalog) { try writer.planInsert(ins) }
                 return try await writer.insert(ins, plan)
             }
             return try await writer.run(statement)
@@ -419,11 +413,30 @@ public struct PreparedStatement: Sendable {
     }
 }
 
-/// The last plan of a prepared query and the catalog it was made for.
+/// The last plans of a prepared statement, each with the catalog it was made for.
 final class PlanCache: Sendable {
-    let entry = Mutex<(Catalog, PreparedQuery)?>(nil)
+    /// The plan of a prepared query.
+    let entry = PlanSlot<PreparedQuery>()
     /// The bound form of a prepared INSERT.
-    let insert = Mutex<(Catalog, InsertPlan)?>(nil)
+    let insert = PlanSlot<InsertPlan>()
+}
+
+/// One cached plan, valid while the catalog it was made for is current.
+final class PlanSlot<P: Sendable>: Sendable {
+    private let value = Mutex<(Catalog, P)?>(nil)
+
+    /// The cached plan if it was made for `catalog`.
+    func get(_ catalog: Catalog) -> P? {
+        value.withLock { v in v.flatMap { $0.0 === catalog ? $0.1 : nil } }
+    }
+
+    /// The cached plan if it was made for `catalog`; otherwise `make()`, cached.
+    func get(_ catalog: Catalog, orMake make: () throws -> P) rethrows -> P {
+        if let p = get(catalog) { return p }
+        let p = try make()
+        value.withLock { $0 = (catalog, p) }
+        return p
+    }
 }
 
 extension Session {
@@ -435,7 +448,7 @@ extension Session {
     /// Runs a prepared statement with `parameters`.
     public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
         if let tx = transaction, !transactionFailed, !catalogDirty, let (t, catalog) = transactionCatalog, t === tx,
-           let (c, plan) = prepared.plan.insert.withLock({ $0 }), c === catalog, plan.isSimple {
+           let plan = prepared.plan.insert.get(catalog), plan.isSimple {
             // The bulk-load path: a prepared single-row INSERT inside a transaction whose
             // catalog is known needs no planning and, when memory answers, no await.
             do {
@@ -453,13 +466,7 @@ extension Session {
         guard !prepared.isTemporal else { return try await execute(prepared.statement, parameters) }
         let source = currentSource()
         let catalog = try await catalog(source)
-        let query: PreparedQuery
-        if let (c, p) = prepared.plan.entry.withLock({ $0 }), c === catalog {
-            query = p
-        } else {
-            query = try Planner(catalog: catalog).prepare(q)
-            prepared.plan.entry.withLock { $0 = (catalog, query) }
-        }
+        let query = try prepared.plan.entry.get(catalog) { try Planner(catalog: catalog).prepare(q) }
         do {
             if let point = query.point,
                let rows = try point.run(source, EvalContext(params: parameters, statementTime: now())) {
