@@ -93,20 +93,21 @@ enum KeyLayout {
     static func tableSpace(_ table: UInt32) -> [UInt8] {
         var out: [UInt8] = [0x01]
         out.reserveCapacity(32)
-        out.append(UInt8(truncatingIfNeeded: table >> 24))
-        out.append(UInt8(truncatingIfNeeded: table >> 16))
-        out.append(UInt8(truncatingIfNeeded: table >> 8))
-        out.append(UInt8(truncatingIfNeeded: table))
+        appendBigEndian(table, to: &out)
         return out
     }
 
     static func tablePrefix(_ table: UInt32, index: UInt32) -> [UInt8] {
         var out = tableSpace(table)
-        out.append(UInt8(truncatingIfNeeded: index >> 24))
-        out.append(UInt8(truncatingIfNeeded: index >> 16))
-        out.append(UInt8(truncatingIfNeeded: index >> 8))
-        out.append(UInt8(truncatingIfNeeded: index))
+        appendBigEndian(index, to: &out)
         return out
+    }
+
+    @inline(__always) private static func appendBigEndian(_ v: UInt32, to out: inout [UInt8]) {
+        out.append(UInt8(truncatingIfNeeded: v >> 24))
+        out.append(UInt8(truncatingIfNeeded: v >> 16))
+        out.append(UInt8(truncatingIfNeeded: v >> 8))
+        out.append(UInt8(truncatingIfNeeded: v))
     }
 }
 
