@@ -444,8 +444,6 @@ final class Writer {
         try PhysicalRowDecoder(table).decode(bytes)
     }
 
-
-
     /// The key of another row holding the same values in unique index `index`, if any.
     func conflictingRow(_ table: TableInfo, _ index: IndexInfo, _ row: [SQLValue], rowKey: [UInt8]) async throws -> [UInt8]? {
         let values = index.columns.map { row[$0] }
@@ -487,7 +485,7 @@ final class Writer {
         if table.primaryKey.isEmpty {
             return KeyEncoding.encode([.int(RowIdGenerator.shared.next())], prefix: table.prefix())
         }
-        return (try? catalog.binding(table).rowKey(row)) ?? KeyEncoding.encode(table.primaryKey.map { row[$0] }, prefix: table.prefix())
+        return KeyEncoding.encode(table.primaryKey.map { row[$0] }, prefix: table.prefix())
     }
 
     func writeRow(_ table: TableInfo, _ key: [UInt8], _ row: [SQLValue]) {
