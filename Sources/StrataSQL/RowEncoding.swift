@@ -69,22 +69,16 @@ enum RowEncoding {
             case 0: v = .null
             case 1: v = .bool(false)
             case 2: v = .bool(true)
-            case 3:
-                let z = try r.varint()
-                v = .int(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1))
+            case 3: v = .int(try r.zigzag())
             case 4: v = .double(Double(bitPattern: try r.word()))
             case 5:
                 guard let d = Decimal(string: String(decoding: try r.blob(), as: UTF8.self)) else { throw corruptRow() }
                 v = .numeric(d)
             case 6: v = .text(String(decoding: try r.blob(), as: UTF8.self))
             case 7: v = .bytes(Array(try r.blob()))
-            case 8:
-                let z = try r.varint()
-                v = .date(Int32(truncatingIfNeeded: Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)))
-            case 9, 10:
-                let z = try r.varint()
-                let t = Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
-                v = tag == 9 ? .timestamp(t) : .timestamptz(t)
+            case 8: v = .date(Int32(truncatingIfNeeded: try r.zigzag()))
+            case 9: v = .timestamp(try r.zigzag())
+            case 10: v = .timestamptz(try r.zigzag())
             case 11: v = .uuid(Array(try r.blob()))
             case 12: v = .json(String(decoding: try r.blob(), as: UTF8.self))
             default: throw corruptRow()
@@ -117,6 +111,12 @@ enum RowEncoding {
                 shift += 7
                 if shift > 63 { throw corruptRow() }
             }
+        }
+
+        /// A signed integer stored zigzag-encoded in a varint.
+        @inline(__always) mutating func zigzag() throws -> Int64 {
+            let z = try varint()
+            return Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
         }
 
         /// Eight bytes, little-endian.
