@@ -153,13 +153,27 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs `body` and returns operations per second.
-func measure(_ ops: Int, _ body: () async throws -> Void) async throws -> Double {
+/// How long `body` took.
+func timed(_ body: () async throws -> Void) async throws -> Duration {
     let start = ContinuousClock.now
     try await body()
-    let d = ContinuousClock.now - start
+    return ContinuousClock.now - start
+}
+
+/// Operations per second for `ops` operations that took `d`.
+func rate(_ ops: Int, _ d: Duration) -> Double {
     let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     return Double(ops) / max(seconds, 1e-9)
+}
+
+/// The middle figure (the upper middle of an even count).
+func median(_ figures: [Double]) -> Double {
+    figures.sorted()[figures.count / 2]
+}
+
+/// Runs `body` and returns operations per second.
+func measure(_ ops: Int, _ body: () async throws -> Void) async throws -> Double {
+    rate(ops, try await timed(body))
 }
 
 /// The median throughput of `runs` runs of `body` (ops per second): a read workload is
@@ -167,8 +181,7 @@ func measure(_ ops: Int, _ body: () async throws -> Void) async throws -> Double
 func measureMedian(_ ops: Int, runs: Int, _ body: () async throws -> Void) async throws -> Double {
     var figures: [Double] = []
     for _ in 0..<max(1, runs) { figures.append(try await measure(ops, body)) }
-    figures.sort()
-    return figures[figures.count / 2]
+    return median(figures)
 }
 
 /// A small deterministic random generator (SplitMix64) for reproducible data.

@@ -33,90 +33,88 @@ extension BenchCommand {
             lookups.shuffle(using: &rng)
             let rangeStarts = (0..<ranges).map { _ in Int64(rng.next() % UInt64(max(1, n - 1000))) }
 
-            // Strata
+            // Both databases are built and queried side by side: each insert transaction and
+            // each run of a read workload goes to Strata and then to SQLite, so a change in the
+            // machine's speed (it shares its cores and caches) falls on both alike.
             let db = try await Database.open(base + "/strata")
             let s = Session(engine: db.engine)
+            let lite = strataOnly ? nil : try SQLiteBaseline(path: base + "/sqlite.db")
             _ = try await s.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, amount DOUBLE PRECISION)")
             _ = try await s.execute("CREATE TABLE c (id BIGINT PRIMARY KEY, category TEXT)")
+            try lite?.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, amount REAL)")
+            try lite?.exec("CREATE TABLE c (id INTEGER PRIMARY KEY, category TEXT)")
             let insert = try s.prepare("INSERT INTO t VALUES ($1, $2, $3)")
-            let sInsert = try await measure(n) {
-                var i = 0
-                while i < n {
+            let li = try lite?.prepare("INSERT INTO t VALUES (?, ?, ?)")
+            var strataInsert = Duration.zero
+            var sqliteInsert = Duration.zero
+            var i = 0
+            while i < n {
+                let rows = i..<min(n, i + batch)
+                strataInsert += try await timed {
                     _ = try await s.execute("BEGIN")
-                    for j in i..<min(n, i + batch) {
-                        _ = try await s.execute(insert, [.int(Int64(j)), .text(rowNames[j]), .double(amounts[j])])
-                    }
+                    for j in rows { _ = try await s.execute(insert, [.int(Int64(j)), .text(rowNames[j]), .double(amounts[j])]) }
                     _ = try await s.execute("COMMIT")
-                    i += batch
                 }
-                await db.engine.waitForMaintenance()
+                if let lite, let li {
+                    sqliteInsert += try await timed {
+                        try lite.exec("BEGIN")
+                        for j in rows {
+                            sqlite3_bind_int64(li, 1, Int64(j))
+                            sqlite3_bind_text(li, 2, rowNames[j], -1, SQLiteBaseline.transient)
+                            sqlite3_bind_double(li, 3, amounts[j])
+                            _ = try lite.step(li)
+                            sqlite3_reset(li)
+                        }
+                        try lite.exec("COMMIT")
+                    }
+                }
+                i += batch
             }
+            // Strata's insert includes writing its memtable out as segments.
+            strataInsert += try await timed { await db.engine.waitForMaintenance() }
+
             _ = try await s.execute("BEGIN")
             let insertC = try s.prepare("INSERT INTO c VALUES ($1, $2)")
             for j in 0..<10_000 { _ = try await s.execute(insertC, [.int(Int64(j * (n / 10_000))), .text("cat-\(j % 10)")]) }
             _ = try await s.execute("COMMIT")
+            if let lite {
+                let lc = try lite.prepare("INSERT INTO c VALUES (?, ?)")
+                defer { sqlite3_finalize(lc) }
+                try lite.exec("BEGIN")
+                for j in 0..<10_000 {
+                    sqlite3_bind_int64(lc, 1, Int64(j * (n / 10_000)))
+                    sqlite3_bind_text(lc, 2, "cat-\(j % 10)", -1, SQLiteBaseline.transient)
+                    _ = try lite.step(lc)
+                    sqlite3_reset(lc)
+                }
+                try lite.exec("COMMIT")
+            }
             if ProcessInfo.processInfo.environment["STRATA_BENCH_STATS"] != nil {
                 let st = db.engine.statistics
                 FileHandle.standardError.write("segments=\(st.segments) memtable=\(st.memtableEntries)\n".data(using: .utf8)!)
             }
-            let point = try s.prepare("SELECT id, name, amount FROM t WHERE id = $1")
             let wanted = Set(only.split(separator: ",").map(String.init))
-            let sPoint = !wanted.contains("point") ? 0 : try await measureMedian(points, runs: repeats) {
+            var results: [(String, Double, Double)] = [("sql.insert", rate(n, strataInsert), rate(n, sqliteInsert))]
+            /// Runs one read workload `repeats` times on each side, alternating; medians.
+            func compare(_ name: String, _ ops: Int, strata: () async throws -> Void, sqlite: () throws -> Void) async throws {
+                guard wanted.contains(name) else { return }
+                var mine: [Double] = []
+                var theirs: [Double] = []
+                for _ in 0..<max(1, repeats) {
+                    mine.append(rate(ops, try await timed(strata)))
+                    if lite != nil { theirs.append(rate(ops, try await timed { try sqlite() })) }
+                }
+                results.append(("sql." + name, median(mine), theirs.isEmpty ? 0 : median(theirs)))
+            }
+
+            let point = try s.prepare("SELECT id, name, amount FROM t WHERE id = $1")
+            let lp = try lite?.prepare("SELECT id, name, amount FROM t WHERE id = ?")
+            try await compare("point", points) {
                 for id in lookups {
                     guard try await s.execute(point, [.int(id)]).rows.count == 1 else { throw BenchError("strata lost row \(id)") }
                 }
-            }
-            let range = try s.prepare("SELECT id, name, amount FROM t WHERE id >= $1 AND id < $2")
-            let sRange = !wanted.contains("range") ? 0 : try await measureMedian(ranges * 1000, runs: repeats) {
-                for start in rangeStarts {
-                    guard try await s.execute(range, [.int(start), .int(start + 1000)]).rows.count == 1000 else { throw BenchError("strata range") }
-                }
-            }
-            let aggregate = "SELECT name, sum(amount) FROM t GROUP BY name"
-            let sAggregate = !wanted.contains("aggregate") ? 0 : try await measureMedian(n, runs: repeats) {
-                guard try await s.execute(try s.prepare(aggregate)).rows.count == 1000 else { throw BenchError("strata aggregate") }
-            }
-            let join = "SELECT c.category, count(*), sum(t.amount) FROM c JOIN t ON t.id = c.id GROUP BY c.category"
-            let sJoin = !wanted.contains("join") ? 0 : try await measureMedian(10_000, runs: repeats) {
-                guard try await s.execute(try s.prepare(join)).rows.count == 10 else { throw BenchError("strata join") }
-            }
-            await db.close()
-            if strataOnly {
-                print("strata insert=\(Int(sInsert)) point=\(Int(sPoint)) range=\(Int(sRange)) aggregate=\(Int(sAggregate)) join=\(Int(sJoin))")
-                return
-            }
-
-            // SQLite
-            let lite = try SQLiteBaseline(path: base + "/sqlite.db")
-            try lite.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, amount REAL)")
-            try lite.exec("CREATE TABLE c (id INTEGER PRIMARY KEY, category TEXT)")
-            let li = try lite.prepare("INSERT INTO t VALUES (?, ?, ?)")
-            let lInsert = try await measure(n) {
-                var i = 0
-                while i < n {
-                    try lite.exec("BEGIN")
-                    for j in i..<min(n, i + batch) {
-                        sqlite3_bind_int64(li, 1, Int64(j))
-                        sqlite3_bind_text(li, 2, rowNames[j], -1, SQLiteBaseline.transient)
-                        sqlite3_bind_double(li, 3, amounts[j])
-                        _ = try lite.step(li)
-                        sqlite3_reset(li)
-                    }
-                    try lite.exec("COMMIT")
-                    i += batch
-                }
-            }
-            let lc = try lite.prepare("INSERT INTO c VALUES (?, ?)")
-            try lite.exec("BEGIN")
-            for j in 0..<10_000 {
-                sqlite3_bind_int64(lc, 1, Int64(j * (n / 10_000)))
-                sqlite3_bind_text(lc, 2, "cat-\(j % 10)", -1, SQLiteBaseline.transient)
-                _ = try lite.step(lc)
-                sqlite3_reset(lc)
-            }
-            try lite.exec("COMMIT")
-            let lp = try lite.prepare("SELECT id, name, amount FROM t WHERE id = ?")
-            let lPoint = try await measureMedian(points, runs: repeats) {
+            } sqlite: {
+                guard let lite, let lp else { return }
                 for id in lookups {
                     sqlite3_bind_int64(lp, 1, id)
                     guard try lite.step(lp) else { throw BenchError("sqlite lost row") }
@@ -126,8 +124,14 @@ extension BenchCommand {
                     sqlite3_reset(lp)
                 }
             }
-            let lr = try lite.prepare("SELECT id, name, amount FROM t WHERE id >= ? AND id < ?")
-            let lRange = try await measureMedian(ranges * 1000, runs: repeats) {
+            let range = try s.prepare("SELECT id, name, amount FROM t WHERE id >= $1 AND id < $2")
+            let lr = try lite?.prepare("SELECT id, name, amount FROM t WHERE id >= ? AND id < ?")
+            try await compare("range", ranges * 1000) {
+                for start in rangeStarts {
+                    guard try await s.execute(range, [.int(start), .int(start + 1000)]).rows.count == 1000 else { throw BenchError("strata range") }
+                }
+            } sqlite: {
+                guard let lite, let lr else { return }
                 for start in rangeStarts {
                     sqlite3_bind_int64(lr, 1, start)
                     sqlite3_bind_int64(lr, 2, start + 1000)
@@ -143,6 +147,7 @@ extension BenchCommand {
                 }
             }
             func countRows(_ sql: String) throws -> Int {
+                guard let lite else { return 0 }
                 let st = try lite.prepare(sql)
                 defer { sqlite3_finalize(st) }
                 var count = 0
@@ -152,18 +157,28 @@ extension BenchCommand {
                 }
                 return count
             }
-            let lAggregate = try await measureMedian(n, runs: repeats) { guard try countRows(aggregate) == 1000 else { throw BenchError("sqlite aggregate") } }
-            let lJoin = try await measureMedian(10_000, runs: repeats) { guard try countRows(join) == 10 else { throw BenchError("sqlite join") } }
-            for st in [li, lc, lp, lr] { sqlite3_finalize(st) }
-
+            let aggregate = "SELECT name, sum(amount) FROM t GROUP BY name"
+            try await compare("aggregate", n) {
+                guard try await s.execute(try s.prepare(aggregate)).rows.count == 1000 else { throw BenchError("strata aggregate") }
+            } sqlite: {
+                guard try lite == nil || countRows(aggregate) == 1000 else { throw BenchError("sqlite aggregate") }
+            }
+            let join = "SELECT c.category, count(*), sum(t.amount) FROM c JOIN t ON t.id = c.id GROUP BY c.category"
+            try await compare("join", 10_000) {
+                guard try await s.execute(try s.prepare(join)).rows.count == 10 else { throw BenchError("strata join") }
+            } sqlite: {
+                guard try lite == nil || countRows(join) == 10 else { throw BenchError("sqlite join") }
+            }
+            for st in [li, lp, lr] { if let st { sqlite3_finalize(st) } }
+            await db.close()
+            if strataOnly {
+                print("strata " + results.map { "\($0.0.dropFirst(4))=\(Int($0.1))" }.joined(separator: " "))
+                return
+            }
             func report(_ name: String, _ strata: Double, _ sqlite: Double) {
                 print("bench \(name) strata=\(Int(strata)) sqlite=\(Int(sqlite)) ratio=\(String(format: "%.2f", strata / sqlite))")
             }
-            report("sql.insert", sInsert, lInsert)
-            report("sql.point", sPoint, lPoint)
-            report("sql.range", sRange, lRange)
-            report("sql.aggregate", sAggregate, lAggregate)
-            report("sql.join", sJoin, lJoin)
+            for (name, mine, theirs) in results { report(name, mine, theirs) }
         }
     }
 }
