@@ -7,18 +7,22 @@ final class DecodedBlock: @unchecked Sendable {
     let count: Int
     private let raw: UnsafeMutableRawBufferPointer
     private let keys: UnsafeMutableRawBufferPointer
-    private let meta: UnsafeMutableBufferPointer<UInt32>  // per entry: keyOffset, keyLen, valueOffset, valueLen
+    /// One record per entry (key and value position, sequence, kind): a lookup that lands
+    /// on an entry reads one cache line for all of them.
+    private let entries: UnsafeMutableBufferPointer<BlockEntry>
     /// Per entry, the eight key bytes after the prefix all keys of the block share, as a
     /// big-endian word: a search compares these contiguous words (few cache lines) and
     /// reads whole keys only to settle ties.
     private let heads: UnsafeMutableBufferPointer<UInt64>
     /// Length of the prefix every key of the block shares.
     private let common: Int
-    private let seqs: UnsafeMutableBufferPointer<UInt64>
-    private let kinds: UnsafeMutableBufferPointer<UInt8>
+    /// The first and last heads, kept here so a search estimates where a key falls
+    /// without touching the heads array's ends.
+    private let firstHead: UInt64
+    private let lastHead: UInt64
 
     /// Bytes held, for the cache's budget.
-    var memoryCost: Int { raw.count + keys.count + count * (4 * 4 + 8 + 8 + 1) + 160 }
+    var memoryCost: Int { raw.count + keys.count + count * (MemoryLayout<BlockEntry>.stride + 8) + 160 }
 
     /// Decodes and checks the block stored in `bytes[range]`, as written by ``SegmentWriter``.
     init(_ bytes: [UInt8], _ range: Range<Int>) throws {
@@ -62,9 +66,7 @@ final class DecodedBlock: @unchecked Sendable {
             prevLen = shared + unshared
             keyBytes += prevLen
         }
-        let meta = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: max(1, 4 * n))
-        let seqs = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, n))
-        let kinds = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, n))
+        let entries = UnsafeMutableBufferPointer<BlockEntry>.allocate(capacity: max(1, n))
         let keys = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, keyBytes), alignment: 8)
         // Second pass: rebuild full keys and record where each value is.
         p = 0
@@ -85,16 +87,14 @@ final class DecodedBlock: @unchecked Sendable {
                 shift += 7
             }
             p = q
-            kinds[i] = raw[p]
+            let kind = raw[p]
             p += 1
             if shared > 0 { (keys.baseAddress! + at).copyMemory(from: keys.baseAddress! + prevAt, byteCount: shared) }
             if unshared > 0 { (keys.baseAddress! + at + shared).copyMemory(from: raw.baseAddress! + p, byteCount: unshared) }
             let klen = shared + unshared
-            meta[4 * i] = UInt32(at)
-            meta[4 * i + 1] = UInt32(klen)
-            meta[4 * i + 2] = UInt32(p + unshared)
-            meta[4 * i + 3] = UInt32(vlen)
-            seqs[i] = sq
+            entries.baseAddress!.advanced(by: i).initialize(to: BlockEntry(
+                keyOffset: UInt32(at), keyLength: UInt32(klen), valueOffset: UInt32(p + unshared),
+                valueLength: UInt32(vlen), seq: sq, kind: kind))
             p += unshared + vlen
             prevAt = at
             at += klen
@@ -102,32 +102,31 @@ final class DecodedBlock: @unchecked Sendable {
         // The shared prefix of a sorted block is that of its first and last keys.
         var common = 0
         if n > 1 {
-            let first = Int(meta[1])
-            let lastAt = Int(meta[4 * (n - 1)])
-            let lastLen = Int(meta[4 * (n - 1) + 1])
+            let first = Int(entries[0].keyLength)
+            let lastAt = Int(entries[n - 1].keyOffset)
+            let lastLen = Int(entries[n - 1].keyLength)
             while common < first && common < lastLen && keys[common] == keys[lastAt + common] { common += 1 }
         }
         let heads = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, n))
         for i in 0..<n {
-            heads[i] = Self.head(UnsafeRawBufferPointer(start: keys.baseAddress! + Int(meta[4 * i]), count: Int(meta[4 * i + 1])), common)
+            let e = entries[i]
+            heads[i] = Self.head(UnsafeRawBufferPointer(start: keys.baseAddress! + Int(e.keyOffset), count: Int(e.keyLength)), common)
         }
         self.count = n
         self.raw = raw
         self.keys = keys
-        self.meta = meta
+        self.entries = entries
         self.heads = heads
         self.common = common
-        self.seqs = seqs
-        self.kinds = kinds
+        firstHead = heads[0]
+        lastHead = n > 0 ? heads[n - 1] : 0
     }
 
     deinit {
         raw.deallocate()
         keys.deallocate()
-        meta.deallocate()
+        entries.deallocate()
         heads.deallocate()
-        seqs.deallocate()
-        kinds.deallocate()
     }
 
     /// Raw pointers to the decoded arrays, valid while this block is alive: lets hot
@@ -135,23 +134,25 @@ final class DecodedBlock: @unchecked Sendable {
     var view: BlockView {
         BlockView(
             count: count, raw: UnsafeRawPointer(raw.baseAddress!), keys: UnsafeRawPointer(keys.baseAddress!),
-            meta: UnsafePointer(meta.baseAddress!), seqs: UnsafePointer(seqs.baseAddress!), kinds: UnsafePointer(kinds.baseAddress!))
+            entries: UnsafePointer(entries.baseAddress!))
     }
 
     @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: keys.baseAddress! + Int(meta[4 * i]), count: Int(meta[4 * i + 1]))
+        let e = entries[i]
+        return UnsafeRawBufferPointer(start: keys.baseAddress! + Int(e.keyOffset), count: Int(e.keyLength))
     }
     @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: raw.baseAddress! + Int(meta[4 * i + 2]), count: Int(meta[4 * i + 3]))
+        let e = entries[i]
+        return UnsafeRawBufferPointer(start: raw.baseAddress! + Int(e.valueOffset), count: Int(e.valueLength))
     }
-    @inline(__always) func seq(_ i: Int) -> UInt64 { seqs[i] }
-    @inline(__always) func kind(_ i: Int) -> EntryKind { kinds[i] == 2 ? .delete : .put }
+    @inline(__always) func seq(_ i: Int) -> UInt64 { entries[i].seq }
+    @inline(__always) func kind(_ i: Int) -> EntryKind { entries[i].kind == 2 ? .delete : .put }
 
     /// Order of entry i against (key, seq): keys ascending, sequences descending.
     @inline(__always) func compare(_ i: Int, _ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
         let c = compareBytes(self.key(i), key)
         if c != 0 { return c }
-        let s = seqs[i]
+        let s = entries[i].seq
         return s > seq ? -1 : (s < seq ? 1 : 0)
     }
 
@@ -191,18 +192,57 @@ final class DecodedBlock: @unchecked Sendable {
         if c != 0 || key.count < common { return c > 0 || (c == 0 && key.count < common) ? 0 : count }
         // Entries with a smaller head are before the key; among equal heads, compare keys.
         let h = Self.head(key, common)
-        var lo = 0
-        var hi = count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if heads[mid] < h { lo = mid + 1 } else { hi = mid }
-        }
+        var lo = firstHeadAtOrAfter(h)
         var end = lo
         while end < count && heads[end] == h { end += 1 }
         var hi2 = end
         while lo < hi2 {
             let mid = (lo + hi2) >> 1
             if compare(mid, key, seq) < 0 { lo = mid + 1 } else { hi2 = mid }
+        }
+        return lo
+    }
+
+    /// The first entry whose head is at least `h`; `count` if none. Guesses the position by
+    /// interpolating between the first and last heads (keys such as integer ids spread
+    /// about evenly, so the guess is usually within a cache line of the answer), walks a
+    /// few entries from there, and falls back to binary search in what remains.
+    @inline(__always) func firstHeadAtOrAfter(_ h: UInt64) -> Int {
+        if h <= firstHead { return 0 }
+        if h > lastHead { return count }
+        // Here count >= 2 and heads[0] < h <= heads[count - 1].
+        let guess = Int(Double(h - firstHead) / Double(lastHead - firstHead) * Double(count - 1))
+        var i = min(max(guess, 1), count - 1)
+        var lo: Int
+        var hi: Int
+        if heads[i] < h {
+            // The answer is after i.
+            var steps = 0
+            i += 1
+            while heads[i] < h {
+                i += 1
+                steps += 1
+                if steps == 8 { break }
+            }
+            if heads[i] >= h { return i }
+            lo = i + 1
+            hi = count - 1
+        } else {
+            // heads[i] >= h: the answer is i or before it (and after 0).
+            var steps = 0
+            while heads[i - 1] >= h {
+                i -= 1
+                steps += 1
+                if i == 1 || steps == 8 { break }
+            }
+            if heads[i - 1] < h { return i }
+            lo = 1
+            hi = i - 1
+        }
+        // heads[lo - 1] < h <= heads[hi]: binary search between.
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if heads[mid] < h { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
@@ -213,20 +253,28 @@ struct BlockView {
     let count: Int
     let raw: UnsafeRawPointer
     let keys: UnsafeRawPointer
-    let meta: UnsafePointer<UInt32>
-    let seqs: UnsafePointer<UInt64>
-    let kinds: UnsafePointer<UInt8>
+    let entries: UnsafePointer<BlockEntry>
 
     static var empty: BlockView { BlockView(
         count: 0, raw: UnsafeRawPointer(bitPattern: 8)!, keys: UnsafeRawPointer(bitPattern: 8)!,
-        meta: UnsafePointer(bitPattern: 8)!, seqs: UnsafePointer(bitPattern: 8)!, kinds: UnsafePointer(bitPattern: 8)!) }
+        entries: UnsafePointer(bitPattern: 8)!) }
 
     @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: keys + Int(meta[4 * i]), count: Int(meta[4 * i + 1]))
+        UnsafeRawBufferPointer(start: keys + Int(entries[i].keyOffset), count: Int(entries[i].keyLength))
     }
     @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: raw + Int(meta[4 * i + 2]), count: Int(meta[4 * i + 3]))
+        UnsafeRawBufferPointer(start: raw + Int(entries[i].valueOffset), count: Int(entries[i].valueLength))
     }
-    @inline(__always) func seq(_ i: Int) -> UInt64 { seqs[i] }
-    @inline(__always) func kind(_ i: Int) -> EntryKind { kinds[i] == 2 ? .delete : .put }
+    @inline(__always) func seq(_ i: Int) -> UInt64 { entries[i].seq }
+    @inline(__always) func kind(_ i: Int) -> EntryKind { entries[i].kind == 2 ? .delete : .put }
+}
+
+/// Where one decoded entry's key and value lie, its sequence and kind (1 put, 2 delete).
+struct BlockEntry {
+    var keyOffset: UInt32
+    var keyLength: UInt32
+    var valueOffset: UInt32
+    var valueLength: UInt32
+    var seq: UInt64
+    var kind: UInt8
 }

@@ -163,6 +163,63 @@ import Testing
         }
     }
 
+    /// A block's search (which guesses positions by interpolating key heads) agrees with a
+    /// linear scan for present and absent keys, whether ids are spread evenly, clustered or
+    /// repeated with several versions, and for keys before, after and outside the shared prefix.
+    @Test func blockSearchAgreesWithALinearScan() async {
+        let ids = zip(Gen.uint64(in: 0...UInt64.max >> 1), Gen.int(in: 0...3)).array(of: 1...200)
+        let probes = zip(Gen.uint64(in: 0...UInt64.max >> 1), Gen.uint64(in: 1...5), Gen.int(in: 0...4)).array(of: 1...40)
+        await propertyCheck(count: 200, input: ids, probes) { raw, probes in
+            do {
+                // Three shapes of id: as drawn, squeezed into a narrow band, and squared (skewed).
+                func shape(_ v: UInt64, _ s: Int) -> UInt64 {
+                    switch s {
+                    case 0: v
+                    case 1: 1_000_000 + v % 5_000
+                    case 2: (v % 100_000) * (v % 100_000)
+                    default: v % 7
+                    }
+                }
+                func key(_ id: UInt64) -> [UInt8] { [0, 0, 0, 9] + withUnsafeBytes(of: id.bigEndian) { Array($0) } }
+                var entries: [Entry] = []
+                for (v, s) in raw {
+                    for seq in 1...UInt64(1 + s % 2) { entries.append((key(shape(v, s)), seq, .put, [UInt8(s)])) }
+                }
+                entries.sort { a, b in
+                    let c = compareBytes(a.key, b.key)
+                    return c != 0 ? c < 0 : a.seq > b.seq
+                }
+                var unique: [Entry] = []
+                for e in entries where unique.last.map({ $0.key != e.key || $0.seq != e.seq }) ?? true { unique.append(e) }
+                let (bytes, ref) = Self.build(unique, blockSize: 1 << 20)
+                let store = MemoryStore()
+                try await store.put("obj/\(ref.hash.hex)", bytes)
+                let reader = try await SegmentReader.open(ref, store: store, cache: BlockCache(capacity: 1 << 22))
+                #expect(reader.blockCount == 1)
+                let block = try await reader.block(0)
+                var keys = unique.map { ($0.key, $0.seq) }
+                for (v, seq, s) in probes {
+                    keys.append((key(shape(v, s)), seq))
+                    keys.append(([0, 0, 0, 8], seq))
+                    keys.append(([0, 0, 0, 10], seq))
+                    keys.append(([0, 0, 0, 9, 0], seq))
+                }
+                for (k, seq) in keys {
+                    var expected = 0
+                    while expected < unique.count {
+                        let c = compareBytes(unique[expected].key, k)
+                        if c > 0 || (c == 0 && unique[expected].seq <= seq) { break }
+                        expected += 1
+                    }
+                    let got = k.withUnsafeBytes { block.lowerBound($0, seq) }
+                    #expect(got == expected, "key \(k) seq \(seq)")
+                }
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+
     @Test func damagedSegmentBytesAreDetected() async throws {
         let entries: [Entry] = (0..<200).map { i in (Array("key\(1000 + i)".utf8), 5, .put, Array("value \(i)".utf8)) }
         let (bytes, ref) = Self.build(entries, blockSize: 256)
