@@ -105,6 +105,10 @@ extension BenchCommand {
                     if lite != nil { theirs.append(rate(ops, try await timed { try sqlite() })) }
                 }
                 results.append(("sql." + name, median(mine), theirs.isEmpty ? 0 : median(theirs)))
+                if ProcessInfo.processInfo.environment["STRATA_BENCH_STATS"] != nil {
+                    let st = db.engine.statistics
+                    FileHandle.standardError.write("after \(name): block cache \(st.blockCacheBytes >> 20) MiB, hits=\(st.blockCacheHits) misses=\(st.blockCacheMisses)\n".data(using: .utf8)!)
+                }
             }
 
             let point = try s.prepare("SELECT id, name, amount FROM t WHERE id = $1")

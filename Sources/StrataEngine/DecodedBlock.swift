@@ -27,7 +27,7 @@ final class DecodedBlock: @unchecked Sendable {
     /// Decodes and checks the block stored in `bytes[range]`, as written by ``SegmentWriter``.
     init(_ bytes: [UInt8], _ range: Range<Int>) throws {
         guard range.count >= 8, range.lowerBound >= 0, range.upperBound <= bytes.count else { throw corrupt("block too short") }
-        guard range.count <= Int(UInt32.max) else { throw corrupt("block too large") }
+        guard range.count <= Int(Int32.max) else { throw corrupt("block too large") }
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: range.count, alignment: 8)
         bytes.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[range])) }
         let size = range.count
@@ -94,7 +94,7 @@ final class DecodedBlock: @unchecked Sendable {
             let klen = shared + unshared
             entries.baseAddress!.advanced(by: i).initialize(to: BlockEntry(
                 keyOffset: UInt32(at), keyLength: UInt32(klen), valueOffset: UInt32(p + unshared),
-                valueLength: UInt32(vlen), seq: sq, kind: kind))
+                valueLengthAndKind: UInt32(vlen) | (kind == 2 ? BlockEntry.deleteBit : 0), seq: sq))
             p += unshared + vlen
             prevAt = at
             at += klen
@@ -143,10 +143,10 @@ final class DecodedBlock: @unchecked Sendable {
     }
     @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer {
         let e = entries[i]
-        return UnsafeRawBufferPointer(start: raw.baseAddress! + Int(e.valueOffset), count: Int(e.valueLength))
+        return UnsafeRawBufferPointer(start: raw.baseAddress! + Int(e.valueOffset), count: e.valueLength)
     }
     @inline(__always) func seq(_ i: Int) -> UInt64 { entries[i].seq }
-    @inline(__always) func kind(_ i: Int) -> EntryKind { entries[i].kind == 2 ? .delete : .put }
+    @inline(__always) func kind(_ i: Int) -> EntryKind { entries[i].kind }
 
     /// Order of entry i against (key, seq): keys ascending, sequences descending.
     @inline(__always) func compare(_ i: Int, _ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
@@ -263,18 +263,22 @@ struct BlockView {
         UnsafeRawBufferPointer(start: keys + Int(entries[i].keyOffset), count: Int(entries[i].keyLength))
     }
     @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: raw + Int(entries[i].valueOffset), count: Int(entries[i].valueLength))
+        UnsafeRawBufferPointer(start: raw + Int(entries[i].valueOffset), count: entries[i].valueLength)
     }
     @inline(__always) func seq(_ i: Int) -> UInt64 { entries[i].seq }
-    @inline(__always) func kind(_ i: Int) -> EntryKind { entries[i].kind == 2 ? .delete : .put }
+    @inline(__always) func kind(_ i: Int) -> EntryKind { entries[i].kind }
 }
 
-/// Where one decoded entry's key and value lie, its sequence and kind (1 put, 2 delete).
+/// Where one decoded entry's key and value lie, its sequence and kind, in 24 bytes (a
+/// block's values are shorter than 2^31 bytes, so the top bit of the length holds the kind).
 struct BlockEntry {
     var keyOffset: UInt32
     var keyLength: UInt32
     var valueOffset: UInt32
-    var valueLength: UInt32
+    var valueLengthAndKind: UInt32
     var seq: UInt64
-    var kind: UInt8
+
+    static let deleteBit: UInt32 = 1 << 31
+    @inline(__always) var valueLength: Int { Int(valueLengthAndKind & ~Self.deleteBit) }
+    @inline(__always) var kind: EntryKind { valueLengthAndKind & Self.deleteBit != 0 ? .delete : .put }
 }
