@@ -145,8 +145,8 @@ func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> I
     return a.count < b.count ? -1 : (a.count > b.count ? 1 : 0)
 }
 
-/// Compares two byte arrays in lexicographic order.
+/// Compares two byte arrays (keys) in lexicographic order: negative, zero or positive.
 @inline(__always)
-func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
+public func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
     a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compareBytes(pa, pb) } }
 }

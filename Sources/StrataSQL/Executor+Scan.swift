@@ -288,84 +288,92 @@ struct ScanRowBuilder {
 }
 
 extension Executor {
-    /// Joins by point reads into the right table when it is larger than a few times the left
-    /// side; otherwise reads it whole and hash-joins (the caller's default).
-    /// Returns nil when the hash join should be used.
-    func lookupJoin(_ spec: JoinSpec, _ lookup: IndexLookup, _ left: [[SQLValue]]) async throws -> [[SQLValue]]? {
+    /// True when point reads into `lookup`'s table beat reading it whole for `leftRows`
+    /// left rows: the table holds at least four times as many (an estimate from the
+    /// indexes, not recorded as a read). `known` carries what earlier calls learned, so
+    /// a join asking again as its left rows arrive does not count the table again.
+    func lookupsPay(_ lookup: IndexLookup, leftRows: Int, known: inout Int) -> Bool {
+        let need = max(1024, leftRows * 4)
+        if known >= need { return true }
+        let ask = max(need, known * 2)
+        known = source.snapshot.estimatedCount(KeyRange.prefix(lookup.scan.table.prefix()), limit: ask)
+        return known >= need
+    }
+
+    /// Joins `left` rows by point reads into the right table (see ``lookupsPay``), keeping
+    /// the left rows' order.
+    func lookupJoin(_ spec: JoinSpec, _ lookup: IndexLookup, _ left: [[SQLValue]]) async throws -> [[SQLValue]] {
         let table = lookup.scan.table
         let prefix = table.prefix()
-        // The right table's size from the indexes (an estimate, not recorded as a read).
-        let threshold = max(1024, left.count * 4)
-        if source.snapshot.estimatedCount(KeyRange.prefix(prefix), limit: threshold) < threshold { return nil }
         let builder = try ScanRowBuilder(lookup.scan)
         let filterSubs = lookup.scan.filter.map(subqueryIndexes) ?? []
         let residualSubs = spec.residual.map(subqueryIndexes) ?? []
         let keyTypes = table.primaryKey.map { table.columns[$0].type }
-        // Every left row's key first (nil: matches nothing) ...
-        var keys: [[UInt8]?] = []
+        // Every left row's key (a row whose key has a NULL matches nothing) ...
+        var keys: [[UInt8]] = []
+        var rowOf: [Int] = []
         keys.reserveCapacity(left.count)
-        for l in left {
+        rowOf.reserveCapacity(left.count)
+        var ascending = true
+        rows: for (i, l) in left.enumerated() {
             var key = prefix
-            var skip = false
             for (e, type) in zip(lookup.keys, keyTypes) {
                 var v: SQLValue
-                if case .column(let i) = e { v = l[i] } else { v = try Evaluator.eval(e, l, ctx) }
-                if v.isNull { skip = true; break }
-                if type.isInteger, case .int = v {} else if type.isInteger { skip = true; break }
+                if case .column(let c) = e { v = l[c] } else { v = try Evaluator.eval(e, l, ctx) }
+                if v.isNull { continue rows }
+                if type.isInteger, case .int = v {} else if type.isInteger { continue rows }
                 switch (v, type) {
                 case (.int, .bigint), (.text, .text): break
                 default: v = try Cast.cast(v, to: type, length: nil, explicit: true)
                 }
                 KeyEncoding.append(v, to: &key)
             }
-            keys.append(skip ? nil : key)
+            if ascending, let last = keys.last, compareBytes(last, key) > 0 { ascending = false }
+            keys.append(key)
+            rowOf.append(i)
         }
-        // ... then read them in key order (neighbouring keys share index searches and blocks).
-        var order = keys.indices.filter { keys[$0] != nil }
-        var ascending = true
-        for n in order.indices.dropFirst() where keys[order[n]]!.lexicographicallyPrecedes(keys[order[n - 1]]!) {
-            ascending = false
-            break
+        // ... read in key order (neighbouring keys share index searches and blocks).
+        if !ascending {
+            let order = keys.indices.sorted { compareBytes(keys[$0], keys[$1]) < 0 }
+            keys = order.map { keys[$0] }
+            rowOf = order.map { rowOf[$0] }
         }
-        if !ascending { order.sort { keys[$0]!.lexicographicallyPrecedes(keys[$1]!) } }
-        let sortedKeys = order.map { keys[$0]! }
         // Matched rows are built straight from the stored bytes, without copying values out.
         var joined = [[SQLValue]?](repeating: nil, count: left.count)
         var uncached: [Int] = []
         func take(_ n: Int, _ answer: CachedValue) throws {
             switch answer {
             case .found(let bytes):
-                let i = order[n]
+                let i = rowOf[n]
                 var m = left[i]
-                try sortedKeys[n].withUnsafeBytes { k in try builder.fill(&m, k, bytes) }
+                try keys[n].withUnsafeBytes { k in try builder.fill(&m, k, bytes) }
                 joined[i] = m
             case .absent: break
             case .uncached: uncached.append(n)
             }
         }
-        try source.cachedGetMany(sortedKeys, take)
+        try source.cachedGetMany(keys, take)
         for n in uncached {
             // Own writes and the read's record were settled by cachedGetMany: only
             // the committed value is missing.
-            if let bytes = try await source.snapshot.get(sortedKeys[n]) {
+            if let bytes = try await source.snapshot.get(keys[n]) {
                 try bytes.withUnsafeBytes { try take(n, .found($0)) }
             }
         }
         var out: [[SQLValue]] = []
         out.reserveCapacity(left.count)
         let filter = lookup.scan.filter
-        for (n, l) in left.enumerated() {
-            var matched = false
-            if let m = joined[n] {
+        for i in left.indices {
+            if let m = joined[i] {
                 var keep = true
                 if let f = filter { keep = try await test(f, m, filterSubs) }
                 if keep, let residual = spec.residual { keep = try await test(residual, m, residualSubs) }
                 if keep {
-                    matched = true
                     out.append(m)
+                    continue
                 }
             }
-            if !matched && spec.kind == .left { out.append(l) }
+            if spec.kind == .left { out.append(left[i]) }
         }
         return out
     }

@@ -89,6 +89,25 @@ extension Executor {
                 return remaining > 0
             }
             return !stopped
+        case .join(let spec) where spec.lookup != nil && (spec.kind == .inner || spec.kind == .left):
+            // Left rows arrive in batches; each is joined by point reads while the right
+            // table stays the larger side, and once it does not, the rest are hash-joined.
+            let lookup = spec.lookup!
+            var seen = 0
+            var known = 0
+            var rest: [[SQLValue]]? = nil
+            let finished = try await produce(spec.left) { rows in
+                seen += rows.count
+                if rest == nil && lookupsPay(lookup, leftRows: seen, known: &known) {
+                    let out = try await lookupJoin(spec, lookup, rows)
+                    return out.isEmpty ? true : try await sink(out)
+                }
+                rest = (rest ?? []) + rows
+                return true
+            }
+            guard finished else { return false }
+            guard let rest else { return true }
+            return try await emit(try await hashJoin(spec, rest), sink)
         case .aggregate(let child, let groups, let aggregates):
             return try await emit(try await aggregate(child, groups, aggregates), sink)
         default:

@@ -342,11 +342,18 @@ final class Executor {
 
     func join(_ spec: JoinSpec) async throws -> [[SQLValue]] {
         let left = try await run(spec.left)
+        var known = 0
         if let lookup = spec.lookup, spec.kind == .inner || spec.kind == .left,
-            let rows = try await lookupJoin(spec, lookup, left)
+            lookupsPay(lookup, leftRows: left.count, known: &known)
         {
-            return rows
+            return try await lookupJoin(spec, lookup, left)
         }
+        return try await hashJoin(spec, left)
+    }
+
+    /// Joins `left` with the right input read whole: a hash join on the equality keys,
+    /// or every pair when there are none.
+    func hashJoin(_ spec: JoinSpec, _ left: [[SQLValue]]) async throws -> [[SQLValue]] {
         let right = try await run(spec.right)
         let residualSubs = spec.residual.map(subqueryIndexes) ?? []
         func merge(_ l: [SQLValue], _ r: [SQLValue]) -> [SQLValue] {
