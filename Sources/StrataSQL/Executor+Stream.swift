@@ -102,7 +102,8 @@ extension Executor {
                     let out = try await lookupJoin(spec, lookup, rows)
                     return out.isEmpty ? true : try await sink(out)
                 }
-                rest = (rest ?? []) + rows
+                if rest == nil { rest = [] }
+                rest!.append(contentsOf: rows)
                 return true
             }
             guard finished else { return false }
