@@ -99,26 +99,26 @@ final class DecodedBlock: @unchecked Sendable {
             prevAt = at
             at += klen
         }
+        let view = BlockView(
+            count: n, raw: UnsafeRawPointer(raw.baseAddress!), keys: UnsafeRawPointer(keys.baseAddress!),
+            entries: UnsafePointer(entries.baseAddress!))
         // The shared prefix of a sorted block is that of its first and last keys.
         var common = 0
         if n > 1 {
-            let first = Int(entries[0].keyLength)
-            let lastAt = Int(entries[n - 1].keyOffset)
-            let lastLen = Int(entries[n - 1].keyLength)
-            while common < first && common < lastLen && keys[common] == keys[lastAt + common] { common += 1 }
+            let first = view.key(0)
+            let last = view.key(n - 1)
+            while common < first.count && common < last.count && first[common] == last[common] { common += 1 }
         }
         let heads = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, n))
-        for i in 0..<n {
-            let e = entries[i]
-            heads[i] = Self.head(UnsafeRawBufferPointer(start: keys.baseAddress! + Int(e.keyOffset), count: Int(e.keyLength)), common)
-        }
+        for i in 0..<n { heads[i] = Self.head(view.key(i), common) }
         self.count = n
         self.raw = raw
         self.keys = keys
         self.entries = entries
         self.heads = heads
         self.common = common
-        firstHead = heads[0]
+        self.view = view
+        firstHead = n > 0 ? heads[0] : 0
         lastHead = n > 0 ? heads[n - 1] : 0
     }
 
@@ -131,28 +131,18 @@ final class DecodedBlock: @unchecked Sendable {
 
     /// Raw pointers to the decoded arrays, valid while this block is alive: lets hot
     /// loops read entries without touching its reference count.
-    var view: BlockView {
-        BlockView(
-            count: count, raw: UnsafeRawPointer(raw.baseAddress!), keys: UnsafeRawPointer(keys.baseAddress!),
-            entries: UnsafePointer(entries.baseAddress!))
-    }
+    let view: BlockView
 
-    @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer {
-        let e = entries[i]
-        return UnsafeRawBufferPointer(start: keys.baseAddress! + Int(e.keyOffset), count: Int(e.keyLength))
-    }
-    @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer {
-        let e = entries[i]
-        return UnsafeRawBufferPointer(start: raw.baseAddress! + Int(e.valueOffset), count: e.valueLength)
-    }
-    @inline(__always) func seq(_ i: Int) -> UInt64 { entries[i].seq }
-    @inline(__always) func kind(_ i: Int) -> EntryKind { entries[i].kind }
+    @inline(__always) func key(_ i: Int) -> UnsafeRawBufferPointer { view.key(i) }
+    @inline(__always) func value(_ i: Int) -> UnsafeRawBufferPointer { view.value(i) }
+    @inline(__always) func seq(_ i: Int) -> UInt64 { view.seq(i) }
+    @inline(__always) func kind(_ i: Int) -> EntryKind { view.kind(i) }
 
     /// Order of entry i against (key, seq): keys ascending, sequences descending.
     @inline(__always) func compare(_ i: Int, _ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Int {
         let c = compareBytes(self.key(i), key)
         if c != 0 { return c }
-        let s = entries[i].seq
+        let s = view.seq(i)
         return s > seq ? -1 : (s < seq ? 1 : 0)
     }
 
