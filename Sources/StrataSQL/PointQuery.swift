@@ -44,13 +44,7 @@ final class PointQuery: Sendable {
     func run(_ source: ReadSource, _ ctx: EvalContext) throws -> [[SQLValue]]? {
         var key = prefix
         for (e, type) in zip(keys, keyTypes) {
-            let v: SQLValue
-            switch e {
-            case .param(let n) where n < ctx.params.count: v = ctx.params[n]
-            case .const(let c): v = c
-            default: v = try Evaluator.eval(e, [], ctx)
-            }
-            guard let converted = try type.keyValue(v) else { return [] }
+            guard let converted = try type.keyValue(try Evaluator.eval(e, [], ctx)) else { return [] }
             KeyEncoding.append(converted, to: &key)
         }
         guard let read = try source.cachedGet(key) else { return nil }
