@@ -176,14 +176,6 @@ func measure(_ ops: Int, _ body: () async throws -> Void) async throws -> Double
     rate(ops, try await timed(body))
 }
 
-/// The median throughput of `runs` runs of `body` (ops per second): a read workload is
-/// repeated so that one disturbed run (this machine shares its cores) does not decide it.
-func measureMedian(_ ops: Int, runs: Int, _ body: () async throws -> Void) async throws -> Double {
-    var figures: [Double] = []
-    for _ in 0..<max(1, runs) { figures.append(try await measure(ops, body)) }
-    return median(figures)
-}
-
 /// A small deterministic random generator (SplitMix64) for reproducible data.
 struct SplitMix: RandomNumberGenerator {
     var state: UInt64
