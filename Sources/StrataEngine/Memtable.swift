@@ -1,4 +1,7 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The versions of recent commits that are not yet in a segment, sorted by
 /// (key ascending, sequence descending) in a skip list.
@@ -16,7 +19,11 @@ final class Memtable: @unchecked Sendable {
 
     static let maxHeight = 12
     private static let headerSize = 24
-    private static let chunkSize = 1 << 20
+    /// Arena chunks are 2 MiB, aligned to 2 MiB: on Linux each is asked to be one
+    /// transparent huge page, so a search's hops across a large memtable miss the TLB
+    /// once per 2 MiB instead of once per 4 KiB (measured: the sorted lookups of a
+    /// join spend most of their memtable time in such misses).
+    private static let chunkSize = 2 << 20
 
     private let mutex = Mutex<Void>(())
 
@@ -120,7 +127,10 @@ final class Memtable: @unchecked Sendable {
         let size = (size + 7) & ~7
         if size > freeBytes {
             let chunk = max(Self.chunkSize, size)
-            let p = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 8)
+            let p = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: Self.chunkSize)
+            #if os(Linux)
+            _ = madvise(p, chunk, MADV_HUGEPAGE)
+            #endif
             chunks.append(p)
             free = p
             freeBytes = chunk
@@ -191,17 +201,20 @@ final class Memtable: @unchecked Sendable {
         _ key: UnsafeRawBufferPointer, _ seq: UInt64, _ path: UnsafeMutableBufferPointer<Node>, useFinger: Bool
     ) -> Node {
         var x = head
-        var moved = false
+        // True while `x` is still the finger's node of the level above: the finger's node
+        // at this level is then at or after it (each level's node is the last before the
+        // previous key, and lower levels get closer). Once the search has moved, `x` may
+        // be far past the finger, so the two are compared.
+        var onFinger = true
         for level in stride(from: height - 1, through: 0, by: -1) {
             if useFinger {
                 // Both `x` and the finger precede `key`: start from the later of the two.
                 let f = path[level]
-                if !moved || (f != head && Self.compare(x, Self.key(f), Self.seq(f)) < 0) { x = f }
+                if onFinger || (f != head && Self.compare(x, Self.key(f), Self.seq(f)) < 0) { x = f }
             }
-            moved = false
             while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 {
                 x = n
-                moved = true
+                onFinger = false
             }
             path[level] = x
         }
