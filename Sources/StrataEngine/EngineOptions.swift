@@ -18,7 +18,7 @@ public struct EngineOptions: Sendable {
     /// Byte budget of the in-memory block cache.
     public var blockCacheBytes = 64 << 20
     /// Target size of a segment data block.
-    public var blockSize = 4096
+    public var blockSize = 32768
     /// Compaction starts a new output segment after this many bytes, so that its
     /// memory use stays bounded however large the database grows.
     public var maxSegmentBytes = 64 << 20
