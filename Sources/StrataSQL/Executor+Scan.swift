@@ -29,7 +29,7 @@ extension Executor {
         let ctx = self.ctx
         // A filter with subqueries needs whole rows: projecting waits until after it.
         let inlineProject = filterSubs.isEmpty ? project : nil
-        func deliver(_ batch: [[SQLValue]]) async throws -> Bool {
+        func deliver(_ batch: consuming [[SQLValue]]) async throws -> Bool {
             if batch.isEmpty { return true }
             guard let f = spec.filter, !filterSubs.isEmpty else {
                 if let project, inlineProject == nil { return try await sink(batch.map { r in project.map { r[$0] } }) }
@@ -51,10 +51,11 @@ extension Executor {
             var lower = range.lower
             while true {
                 try await reader.forEachRaw(KeyRange(lower: lower, upper: range.upper)) { k, v in try state.pointee.take(k, v) }
+                // The batch leaves the batcher before delivery, so the sink owns it alone.
                 let batch = state.pointee.batch
                 let resumeAfter = state.pointee.resumeAfter
                 state.pointee.reset()
-                if !(try await deliver(batch)) { return false }
+                if !(try await deliver(consume batch)) { return false }
                 guard let resumeAfter else { return true }
                 lower = resumeAfter + [0]
                 await Task.yield()
@@ -301,8 +302,10 @@ extension Executor {
     }
 
     /// Joins `left` rows by point reads into the right table (see ``lookupsPay``), keeping
-    /// the left rows' order.
-    func lookupJoin(_ spec: JoinSpec, _ lookup: IndexLookup, _ left: [[SQLValue]]) async throws -> [[SQLValue]] {
+    /// the left rows' order. The left rows are consumed: matched rows are filled in place,
+    /// so a batch the caller no longer holds is joined without copying a row.
+    func lookupJoin(_ spec: JoinSpec, _ lookup: IndexLookup, _ left: consuming [[SQLValue]]) async throws -> [[SQLValue]] {
+        var rows = left
         let table = lookup.scan.table
         let prefix = table.prefix()
         let builder = try ScanRowBuilder(lookup.scan)
@@ -312,10 +315,10 @@ extension Executor {
         // Every left row's key (a row whose key has a NULL matches nothing) ...
         var keys: [[UInt8]] = []
         var rowOf: [Int] = []
-        keys.reserveCapacity(left.count)
-        rowOf.reserveCapacity(left.count)
+        keys.reserveCapacity(rows.count)
+        rowOf.reserveCapacity(rows.count)
         var ascending = true
-        rows: for (i, l) in left.enumerated() {
+        rows: for (i, l) in rows.enumerated() {
             var key = prefix
             for (e, type) in zip(lookup.keys, keyTypes) {
                 var v: SQLValue
@@ -338,16 +341,15 @@ extension Executor {
             keys = order.map { keys[$0] }
             rowOf = order.map { rowOf[$0] }
         }
-        // Matched rows are built straight from the stored bytes, without copying values out.
-        var joined = [[SQLValue]?](repeating: nil, count: left.count)
+        // Matched rows are filled straight from the stored bytes, without copying values out.
+        var matched = [Bool](repeating: false, count: rows.count)
         var uncached: [Int] = []
         func take(_ n: Int, _ answer: CachedValue) throws {
             switch answer {
             case .found(let bytes):
                 let i = rowOf[n]
-                var m = left[i]
-                try keys[n].withUnsafeBytes { k in try builder.fill(&m, k, bytes) }
-                joined[i] = m
+                try keys[n].withUnsafeBytes { k in try builder.fill(&rows[i], k, bytes) }
+                matched[i] = true
             case .absent: break
             case .uncached: uncached.append(n)
             }
@@ -360,21 +362,22 @@ extension Executor {
                 try bytes.withUnsafeBytes { try take(n, .found($0)) }
             }
         }
-        var out: [[SQLValue]] = []
-        out.reserveCapacity(left.count)
+        // Rows that are kept move to the front, in order.
         let filter = lookup.scan.filter
-        for i in left.indices {
-            if let m = joined[i] {
-                var keep = true
-                if let f = filter { keep = try await test(f, m, filterSubs) }
-                if keep, let residual = spec.residual { keep = try await test(residual, m, residualSubs) }
-                if keep {
-                    out.append(m)
-                    continue
-                }
+        var kept = 0
+        for i in rows.indices {
+            var keep = matched[i]
+            if keep, let f = filter { keep = try await test(f, rows[i], filterSubs) }
+            if keep, let residual = spec.residual { keep = try await test(residual, rows[i], residualSubs) }
+            if !keep {
+                guard spec.kind == .left else { continue }
+                // A left join keeps the left row with the right side's slots empty.
+                if matched[i] { for r in spec.rightSlots { for slot in r { rows[i][slot] = .null } } }
             }
-            if spec.kind == .left { out.append(left[i]) }
+            if kept != i { rows.swapAt(kept, i) }
+            kept += 1
         }
-        return out
+        rows.removeLast(rows.count - kept)
+        return rows
     }
 }

@@ -3,8 +3,9 @@
 /// aggregate or a LIMIT over a large table holds one batch at a time, and a LIMIT stops
 /// the scan under it.
 extension Executor {
-    /// Receives a batch of rows; returns false to stop the producer.
-    typealias RowSink = ([[SQLValue]]) async throws -> Bool
+    /// Receives a batch of rows, which it owns (an operator may change them in place);
+    /// returns false to stop the producer.
+    typealias RowSink = (consuming [[SQLValue]]) async throws -> Bool
 
     /// Stored rows a scan decodes per batch.
     static let batchSize = 1024

@@ -346,7 +346,7 @@ final class Executor {
         if let lookup = spec.lookup, spec.kind == .inner || spec.kind == .left,
             lookupsPay(lookup, leftRows: left.count, known: &known)
         {
-            return try await lookupJoin(spec, lookup, left)
+            return try await lookupJoin(spec, lookup, consume left)
         }
         return try await hashJoin(spec, left)
     }
