@@ -28,16 +28,59 @@ enum BatchCoding {
     static let magic: [UInt8] = Array("STRB".utf8)
 
     static func encode(_ mutations: [Mutation]) -> [UInt8] {
-        var w = ByteWriter(capacity: 16 + mutations.reduce(0) { $0 + $1.key.count + $1.value.count + 6 })
-        w.raw(magic)
-        w.varint(mutations.count)
+        // Measured exactly, then written through a pointer: one allocation and a plain
+        // copy per key and value (this runs on every commit's critical path).
+        var size = magic.count + varintSize(UInt64(mutations.count)) + 4
         for m in mutations {
-            w.u8(m.kind.rawValue)
-            w.lengthPrefixed(m.key)
-            w.lengthPrefixed(m.value)
+            size += 1 + varintSize(UInt64(m.key.count)) + m.key.count + varintSize(UInt64(m.value.count)) + m.value.count
         }
-        w.u32(CRC32C.checksum(w.bytes))
-        return w.bytes
+        return [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+            var p = buf.baseAddress!
+            @inline(__always) func put(_ bytes: [UInt8]) {
+                bytes.withUnsafeBufferPointer { b in
+                    if b.count > 0 { p.update(from: b.baseAddress!, count: b.count) }
+                }
+                p += bytes.count
+            }
+            @inline(__always) func putVarint(_ v: UInt64) {
+                var v = v
+                while v >= 0x80 {
+                    p.pointee = UInt8(truncatingIfNeeded: v) | 0x80
+                    p += 1
+                    v >>= 7
+                }
+                p.pointee = UInt8(v)
+                p += 1
+            }
+            put(magic)
+            putVarint(UInt64(mutations.count))
+            for m in mutations {
+                p.pointee = m.kind.rawValue
+                p += 1
+                putVarint(UInt64(m.key.count))
+                put(m.key)
+                putVarint(UInt64(m.value.count))
+                put(m.value)
+            }
+            let body = p - buf.baseAddress!
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: buf.baseAddress!, count: body)).littleEndian
+            withUnsafeBytes(of: crc) { c in
+                for i in 0..<4 { p[i] = c[i] }
+            }
+            initialized = body + 4
+            precondition(initialized == size, "batch size miscounted")
+        }
+    }
+
+    /// Bytes a varint of `v` takes.
+    @inline(__always) static func varintSize(_ v: UInt64) -> Int {
+        var n = 1
+        var v = v >> 7
+        while v != 0 {
+            n += 1
+            v >>= 7
+        }
+        return n
     }
 
     static func decode(_ bytes: [UInt8]) throws -> [Mutation] {

@@ -32,7 +32,7 @@ enum KeyEncoding {
             appendEscaped(Array(d.description.utf8), to: &out)
         case .text(let s), .json(let s):
             out.append(tagText)
-            appendEscaped(Array(s.utf8), to: &out)
+            appendEscaped(s.utf8, to: &out)
         case .bytes(let b):
             out.append(tagBytes)
             appendEscaped(b, to: &out)
@@ -67,7 +67,7 @@ enum KeyEncoding {
     }
 
     /// Bytes with 0x00 written as 0x00 0xFF, ended by 0x00 0x01: order-preserving and self-delimiting.
-    static func appendEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
+    static func appendEscaped<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to out: inout [UInt8]) {
         for b in bytes {
             out.append(b)
             if b == 0 { out.append(0xFF) }

@@ -8,8 +8,19 @@ enum RowEncoding {
     static let format: UInt8 = 1
 
     static func encode(_ values: [SQLValue]) -> [UInt8] {
-        var out: [UInt8] = [format]
-        out.reserveCapacity(values.count * 9 + 3)
+        // Sized up front (text by its UTF-8 length, which native strings know), so the
+        // buffer is allocated once and text is copied straight from the string.
+        var capacity = 3
+        for v in values {
+            switch v {
+            case .text(let s), .json(let s): capacity += s.utf8.count + 6
+            case .bytes(let b), .uuid(let b): capacity += b.count + 6
+            default: capacity += 10
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(capacity)
+        out.append(format)
         appendVarint(UInt64(values.count), to: &out)
         for v in values {
             switch v {
@@ -22,8 +33,8 @@ enum RowEncoding {
                 out.append(4)
                 var bits = d.bitPattern.littleEndian
                 withUnsafeBytes(of: &bits) { out.append(contentsOf: $0) }
-            case .numeric(let d): appendBlob(5, Array(d.description.utf8), to: &out)
-            case .text(let s): appendBlob(6, Array(s.utf8), to: &out)
+            case .numeric(let d): appendText(5, d.description, to: &out)
+            case .text(let s): appendText(6, s, to: &out)
             case .bytes(let b): appendBlob(7, b, to: &out)
             case .date(let d):
                 out.append(8)
@@ -35,7 +46,7 @@ enum RowEncoding {
                 out.append(10)
                 appendVarint(UInt64(bitPattern: (t << 1) ^ (t >> 63)), to: &out)
             case .uuid(let u): appendBlob(11, u, to: &out)
-            case .json(let s): appendBlob(12, Array(s.utf8), to: &out)
+            case .json(let s): appendText(12, s, to: &out)
             }
         }
         return out
@@ -45,6 +56,13 @@ enum RowEncoding {
         out.append(tag)
         appendVarint(UInt64(bytes.count), to: &out)
         out.append(contentsOf: bytes)
+    }
+
+    /// A tag, the UTF-8 length and the UTF-8 bytes, copied from the string's storage.
+    static func appendText(_ tag: UInt8, _ s: String, to out: inout [UInt8]) {
+        out.append(tag)
+        appendVarint(UInt64(s.utf8.count), to: &out)
+        out.append(contentsOf: s.utf8)
     }
 
     static func appendVarint(_ v: UInt64, to out: inout [UInt8]) {
