@@ -102,12 +102,13 @@ extension Engine {
             let v = version
             var accepted: [CommitRequest] = []
             var groupWrites: [[[UInt8]]] = []
-            for r in pending {
+            for (n, r) in pending.enumerated() {
                 if let error = validate(r, against: v, groupWrites: groupWrites) {
                     r.complete(.failure(error))
                 } else {
                     accepted.append(r)
-                    if case .data(let w, _, _, _) = r.payload { groupWrites.append(w.map(\.key)) }
+                    // Later members are checked against this one's writes (none follow the last).
+                    if n < pending.count - 1, case .data(let w, _, _, _) = r.payload { groupWrites.append(w.map { $0.key }) }
                 }
             }
             pending = accepted
