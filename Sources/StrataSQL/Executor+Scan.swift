@@ -319,7 +319,9 @@ extension Executor {
         rowOf.reserveCapacity(rows.count)
         var ascending = true
         rows: for (i, l) in rows.enumerated() {
-            var key = prefix
+            var key: [UInt8] = []
+            key.reserveCapacity(prefix.count + 9 * keyTypes.count + 8)
+            key.append(contentsOf: prefix)
             for (e, type) in zip(lookup.keys, keyTypes) {
                 var v: SQLValue
                 if case .column(let c) = e { v = l[c] } else { v = try Evaluator.eval(e, l, ctx) }
