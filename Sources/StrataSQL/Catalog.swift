@@ -250,9 +250,7 @@ extension TableInfo {
 extension TableBinding {
     /// The key of `row` (physical values) in a table with a primary key.
     func rowKey(_ row: [SQLValue]) -> [UInt8] {
-        var key: [UInt8] = []
-        key.reserveCapacity(prefix.count + 9 * primaryKey.count + 8)
-        key.append(contentsOf: prefix)
+        var key = KeyEncoding.start(prefix, columns: primaryKey.count)
         for p in primaryKey { KeyEncoding.append(row[p], to: &key) }
         return key
     }

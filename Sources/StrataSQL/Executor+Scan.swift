@@ -319,9 +319,7 @@ extension Executor {
         rowOf.reserveCapacity(rows.count)
         var ascending = true
         rows: for (i, l) in rows.enumerated() {
-            var key: [UInt8] = []
-            key.reserveCapacity(prefix.count + 9 * keyTypes.count + 8)
-            key.append(contentsOf: prefix)
+            var key = KeyEncoding.start(prefix, columns: keyTypes.count)
             for (e, type) in zip(lookup.keys, keyTypes) {
                 var v: SQLValue
                 if case .column(let c) = e { v = l[c] } else { v = try Evaluator.eval(e, l, ctx) }

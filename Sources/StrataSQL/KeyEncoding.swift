@@ -50,8 +50,17 @@ enum KeyEncoding {
 
     /// The encoding of `values` in order.
     static func encode(_ values: [SQLValue], prefix: [UInt8]) -> [UInt8] {
-        var out = prefix
+        var out = start(prefix, columns: values.count)
         for v in values { append(v, to: &out) }
+        return out
+    }
+
+    /// A key buffer holding `prefix`, with room for `columns` values of fixed width, so
+    /// appending them does not reallocate (a copy of the prefix alone has no spare room).
+    static func start(_ prefix: [UInt8], columns: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(prefix.count + 9 * columns + 8)
+        out.append(contentsOf: prefix)
         return out
     }
 

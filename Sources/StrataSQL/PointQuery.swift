@@ -42,7 +42,7 @@ final class PointQuery: Sendable {
     /// The matching rows; nil when answering needs a storage read (the caller then runs
     /// the general plan, which awaits it).
     func run(_ source: ReadSource, _ ctx: EvalContext) throws -> [[SQLValue]]? {
-        var key = prefix
+        var key = KeyEncoding.start(prefix, columns: keys.count)
         for (e, type) in zip(keys, keyTypes) {
             guard let converted = try type.keyValue(try Evaluator.eval(e, [], ctx)) else { return [] }
             KeyEncoding.append(converted, to: &key)

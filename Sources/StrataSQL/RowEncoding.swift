@@ -33,8 +33,8 @@ enum RowEncoding {
                 out.append(4)
                 var bits = d.bitPattern.littleEndian
                 withUnsafeBytes(of: &bits) { out.append(contentsOf: $0) }
-            case .numeric(let d): appendText(5, d.description, to: &out)
-            case .text(let s): appendText(6, s, to: &out)
+            case .numeric(let d): appendBlob(5, d.description.utf8, to: &out)
+            case .text(let s): appendBlob(6, s.utf8, to: &out)
             case .bytes(let b): appendBlob(7, b, to: &out)
             case .date(let d):
                 out.append(8)
@@ -46,23 +46,18 @@ enum RowEncoding {
                 out.append(10)
                 appendVarint(UInt64(bitPattern: (t << 1) ^ (t >> 63)), to: &out)
             case .uuid(let u): appendBlob(11, u, to: &out)
-            case .json(let s): appendText(12, s, to: &out)
+            case .json(let s): appendBlob(12, s.utf8, to: &out)
             }
         }
         return out
     }
 
-    static func appendBlob(_ tag: UInt8, _ bytes: [UInt8], to out: inout [UInt8]) {
+    /// A tag, the length and the bytes; text passes its UTF-8 view, copied from the
+    /// string's storage without an intermediate array.
+    static func appendBlob<Bytes: Collection<UInt8>>(_ tag: UInt8, _ bytes: Bytes, to out: inout [UInt8]) {
         out.append(tag)
         appendVarint(UInt64(bytes.count), to: &out)
         out.append(contentsOf: bytes)
-    }
-
-    /// A tag, the UTF-8 length and the UTF-8 bytes, copied from the string's storage.
-    static func appendText(_ tag: UInt8, _ s: String, to out: inout [UInt8]) {
-        out.append(tag)
-        appendVarint(UInt64(s.utf8.count), to: &out)
-        out.append(contentsOf: s.utf8)
     }
 
     static func appendVarint(_ v: UInt64, to out: inout [UInt8]) {
