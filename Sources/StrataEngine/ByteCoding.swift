@@ -107,6 +107,12 @@ struct ByteReader {
         return Array(bytes[offset..<offset + n])
     }
 
+    /// Moves past `n` bytes.
+    mutating func skip(_ n: Int) throws {
+        try need(n)
+        offset += n
+    }
+
     mutating func lengthPrefixed() throws -> [UInt8] {
         try raw(try length(limit: remaining))
     }

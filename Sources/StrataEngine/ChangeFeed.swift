@@ -53,7 +53,7 @@ public struct ChangeFeed: AsyncSequence, Sendable {
                 let entry = try engine.decodeEntry(bytes, seq: next)
                 next += 1
                 guard let m = try await storageErrors({ try await engine.mutations(of: entry) }) else { continue }
-                return Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m)
+                return Change(seq: entry.seq, timestamp: entry.timestamp, writer: entry.writer, mutations: m.mutations)
             }
             return nil
         }

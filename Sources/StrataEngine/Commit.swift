@@ -5,7 +5,7 @@ import Synchronization
 final class CommitRequest: Sendable {
     enum Payload: Sendable {
         /// Writes, with the snapshot they were based on and what was read there.
-        case data(writes: [Mutation], snapshot: UInt64, readKeys: [[UInt8]], readRanges: [KeyRange])
+        case data(writes: MutationBatch, snapshot: UInt64, readKeys: [[UInt8]], readRanges: [KeyRange])
         /// A flush or compaction, valid only if no other structural entry landed since `baseStructure`.
         case structural(StructuralChange, baseStructure: UInt64)
     }
@@ -101,14 +101,14 @@ extension Engine {
         while !pending.isEmpty {
             let v = version
             var accepted: [CommitRequest] = []
-            var groupWrites: [[[UInt8]]] = []
+            var groupWrites: [MutationBatch] = []
             for (n, r) in pending.enumerated() {
                 if let error = validate(r, against: v, groupWrites: groupWrites) {
                     r.complete(.failure(error))
                 } else {
                     accepted.append(r)
                     // Later members are checked against this one's writes (none follow the last).
-                    if n < pending.count - 1, case .data(let w, _, _, _) = r.payload { groupWrites.append(w.map { $0.key }) }
+                    if n < pending.count - 1, case .data(let w, _, _, _) = r.payload { groupWrites.append(w) }
                 }
             }
             pending = accepted
@@ -178,19 +178,11 @@ extension Engine {
             for ref in change.adds { readers.append(try await SegmentReader.open(ref, store: store, cache: cache)) }
             return (entry, .structural(readers))
         }
-        var mutations: [Mutation]
-        if group.count == 1, case .data(let w, _, _, _) = group[0].payload {
-            mutations = w
-        } else {
-            // Later transactions in the group are ordered after earlier ones: their writes win.
-            var merged: [ByteKey: Mutation] = [:]
-            for r in group {
-                if case .data(let w, _, _, _) = r.payload { for m in w { merged[ByteKey(m.key)] = m } }
-            }
-            mutations = Array(merged.values)
-            mutations.sort { compareBytes($0.key, $1.key) < 0 }
-        }
-        let batch = BatchCoding.encode(mutations)
+        // Later transactions in the group are ordered after earlier ones: their writes win.
+        let mutations = MutationBatch.merged(group.compactMap { r in
+            if case .data(let w, _, _, _) = r.payload { return w } else { return nil }
+        })
+        let batch = mutations.encoded()
         let body: LogEntry.Body
         if batch.count <= options.inlineBatchLimit {
             body = .inline(mutations)
@@ -204,7 +196,7 @@ extension Engine {
 
     /// Returns the serialization failure for `r`, or nil when it may commit after `v`
     /// and after the group's earlier (already accepted) requests.
-    private func validate(_ r: CommitRequest, against v: Version, groupWrites: [[[UInt8]]]) -> (any Error)? {
+    private func validate(_ r: CommitRequest, against v: Version, groupWrites: [MutationBatch]) -> (any Error)? {
         switch r.payload {
         case .structural(_, let base):
             if v.structureSeq != base {
@@ -213,10 +205,10 @@ extension Engine {
             return nil
         case .data(_, let snapshot, let readKeys, let readRanges):
             if readKeys.isEmpty && readRanges.isEmpty { return nil }
-            func conflicts(_ written: [[UInt8]]) -> Bool {
-                intersects(sortedWrites: written, readKeys: readKeys, readRanges: readRanges)
+            func conflicts(_ written: MutationBatch) -> Bool {
+                written.intersects(readKeys: readKeys, readRanges: readRanges)
             }
-            for w in groupWrites where conflicts(w.sorted { compareBytes($0, $1) < 0 }) {
+            for w in groupWrites where conflicts(w) {
                 return EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update")
             }
             if snapshot >= v.head { return nil }
@@ -224,7 +216,7 @@ extension Engine {
                 guard let commits = rw.commits(after: snapshot) else {
                     return EngineError(EngineError.serializationFailure, "transaction snapshot \(snapshot) is too old to validate")
                 }
-                for c in commits where c.seq <= v.head && conflicts(c.keys) {
+                for c in commits where c.seq <= v.head && conflicts(c.writes) {
                     return EngineError(
                         EngineError.serializationFailure,
                         "could not serialize access due to a concurrent update (commit \(c.seq))")
@@ -234,27 +226,4 @@ extension Engine {
             return failure
         }
     }
-}
-
-/// True when a sorted list of written keys hits a read key or a read range.
-func intersects(sortedWrites: [[UInt8]], readKeys: [[UInt8]], readRanges: [KeyRange]) -> Bool {
-    if sortedWrites.isEmpty { return false }
-    func lowerBound(_ key: [UInt8]) -> Int {
-        var lo = 0
-        var hi = sortedWrites.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if compareBytes(sortedWrites[mid], key) < 0 { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-    for k in readKeys {
-        let i = lowerBound(k)
-        if i < sortedWrites.count && sortedWrites[i] == k { return true }
-    }
-    for range in readRanges {
-        let i = lowerBound(range.lower)
-        if i < sortedWrites.count && range.contains(sortedWrites[i]) { return true }
-    }
-    return false
 }

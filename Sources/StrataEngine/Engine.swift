@@ -37,7 +37,7 @@ public final class Engine: Sendable {
     let poller = Mutex<Task<Void, Never>?>(nil)
     /// While this process flushes up to `from`, the writes of later commits, so that
     /// the memtable after the flush is built from them instead of by walking the old one.
-    let flushSideLog = Mutex<(from: UInt64, commits: [(seq: UInt64, mutations: [Mutation])])?>(nil)
+    let flushSideLog = Mutex<(from: UInt64, commits: [(seq: UInt64, writes: MutationBatch)])?>(nil)
 
     var branch: String { options.branch }
 
@@ -178,22 +178,22 @@ public final class Engine: Sendable {
 
     /// What applying an entry needs that must be fetched first.
     enum Prepared {
-        case data([Mutation])
+        case data(MutationBatch)
         case structural([SegmentReader])
     }
 
     /// The writes of a commit entry (fetching its batch object if it has one); nil for
     /// a flush or compaction.
-    func mutations(of entry: LogEntry) async throws -> [Mutation]? {
+    func mutations(of entry: LogEntry) async throws -> MutationBatch? {
         switch entry.body {
         case .inline(let m): return m
-        case .batchObject(let h, _, _): return try BatchCoding.decode(try await readObject(store, h))
+        case .batchObject(let h, _, _): return try MutationBatch.decode(try await readObject(store, h))
         case .structural: return nil
         }
     }
 
     func prepare(_ entry: LogEntry, reference: Version) async throws -> Prepared {
-        guard case .structural(let s) = entry.body else { return .data(try await mutations(of: entry) ?? []) }
+        guard case .structural(let s) = entry.body else { return .data(try await mutations(of: entry) ?? MutationBatch()) }
         var readers: [SegmentReader] = []
         if entry.seq > reference.structureSeq {
             for ref in s.adds { readers.append(try await SegmentReader.open(ref, store: store, cache: cache)) }
@@ -231,7 +231,7 @@ public final class Engine: Sendable {
                         }
                         if let side {
                             // This process's own flush: only the commits since it began stay.
-                            for c in side where c.seq > s.watermark { fresh.apply(c.mutations, seq: c.seq) }
+                            for c in side where c.seq > s.watermark { fresh.apply(c.writes, seq: c.seq) }
                         } else {
                             v.memtable.forEach { n in
                                 if Memtable.seq(n) > s.watermark {
@@ -245,7 +245,7 @@ public final class Engine: Sendable {
                         watermark: max(v.watermark, s.watermark), horizon: max(v.horizon, s.horizon),
                         structureSeq: entry.seq, segments: kept + readers, memtable: memtable)
                 }
-                recent.withLock { $0.record(seq: entry.seq, keys: []) }
+                recent.withLock { $0.record(seq: entry.seq, writes: MutationBatch()) }
             case (_, .data(let mutations)):
                 v.memtable.apply(mutations, seq: entry.seq)
                 flushSideLog.withLock { log in
@@ -254,7 +254,7 @@ public final class Engine: Sendable {
                 v = Version(
                     head: entry.seq, headHash: hash, headTimestamp: entry.timestamp, watermark: v.watermark,
                     horizon: v.horizon, structureSeq: v.structureSeq, segments: v.segments, memtable: v.memtable)
-                recent.withLock { $0.record(seq: entry.seq, keys: mutations.map(\.key)) }
+                recent.withLock { $0.record(seq: entry.seq, writes: mutations) }
             default:
                 throw corrupt("log entry \(entry.seq): prepared data does not match entry")
             }
@@ -413,17 +413,17 @@ func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
 struct RecentWrites {
     /// Every commit with sequence >= coveredFrom is recorded.
     var coveredFrom: UInt64 = 1
-    var entries: [(seq: UInt64, keys: [[UInt8]])] = []
+    var entries: [(seq: UInt64, writes: MutationBatch)] = []
     var start = 0
     var keyCount = 0
     static let maxKeys = 1_000_000
     static let maxEntries = 100_000
 
-    mutating func record(seq: UInt64, keys: [[UInt8]]) {
-        entries.append((seq, keys.sorted { compareBytes($0, $1) < 0 }))
-        keyCount += keys.count
+    mutating func record(seq: UInt64, writes: MutationBatch) {
+        entries.append((seq, writes))
+        keyCount += writes.count
         while (keyCount > Self.maxKeys || entries.count - start > Self.maxEntries) && start < entries.count - 1 {
-            keyCount -= entries[start].keys.count
+            keyCount -= entries[start].writes.count
             coveredFrom = entries[start].seq + 1
             start += 1
         }
@@ -434,7 +434,7 @@ struct RecentWrites {
     }
 
     /// The recorded commits after `seq`, or nil if some of them are no longer recorded.
-    func commits(after seq: UInt64) -> ArraySlice<(seq: UInt64, keys: [[UInt8]])>? {
+    func commits(after seq: UInt64) -> ArraySlice<(seq: UInt64, writes: MutationBatch)>? {
         guard seq + 1 >= coveredFrom else { return nil }
         var lo = start
         var hi = entries.count

@@ -23,85 +23,6 @@ public struct Mutation: Equatable, Sendable {
     }
 }
 
-/// The writes of one log entry, sorted by key with one mutation per key.
-enum BatchCoding {
-    static let magic: [UInt8] = Array("STRB".utf8)
-
-    static func encode(_ mutations: [Mutation]) -> [UInt8] {
-        // Measured exactly, then written through a pointer: one allocation and a plain
-        // copy per key and value (this runs on every commit's critical path).
-        var size = magic.count + varintSize(UInt64(mutations.count)) + 4
-        for m in mutations {
-            size += 1 + varintSize(UInt64(m.key.count)) + m.key.count + varintSize(UInt64(m.value.count)) + m.value.count
-        }
-        return [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
-            var p = buf.baseAddress!
-            @inline(__always) func put(_ bytes: [UInt8]) {
-                bytes.withUnsafeBufferPointer { b in
-                    if b.count > 0 { p.update(from: b.baseAddress!, count: b.count) }
-                }
-                p += bytes.count
-            }
-            @inline(__always) func putVarint(_ v: UInt64) {
-                var v = v
-                while v >= 0x80 {
-                    p.pointee = UInt8(truncatingIfNeeded: v) | 0x80
-                    p += 1
-                    v >>= 7
-                }
-                p.pointee = UInt8(v)
-                p += 1
-            }
-            put(magic)
-            putVarint(UInt64(mutations.count))
-            for m in mutations {
-                p.pointee = m.kind.rawValue
-                p += 1
-                putVarint(UInt64(m.key.count))
-                put(m.key)
-                putVarint(UInt64(m.value.count))
-                put(m.value)
-            }
-            let body = p - buf.baseAddress!
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: buf.baseAddress!, count: body)).littleEndian
-            withUnsafeBytes(of: crc) { c in
-                for i in 0..<4 { p[i] = c[i] }
-            }
-            initialized = body + 4
-            precondition(initialized == size, "batch size miscounted")
-        }
-    }
-
-    /// Bytes a varint of `v` takes.
-    @inline(__always) static func varintSize(_ v: UInt64) -> Int {
-        var n = 1
-        var v = v >> 7
-        while v != 0 {
-            n += 1
-            v >>= 7
-        }
-        return n
-    }
-
-    static func decode(_ bytes: [UInt8]) throws -> [Mutation] {
-        guard bytes.count >= 8, Array(bytes[0..<4]) == magic else { throw corrupt("not a batch") }
-        let body = bytes.count - 4
-        var tail = ByteReader(bytes, from: body)
-        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("batch checksum mismatch") }
-        var r = ByteReader(bytes, from: 4, to: body)
-        let n = try r.length(limit: r.remaining)
-        var out: [Mutation] = []
-        out.reserveCapacity(n)
-        for _ in 0..<n {
-            guard let kind = EntryKind(rawValue: try r.u8()) else { throw corrupt("bad mutation kind") }
-            let key = try r.lengthPrefixed()
-            let value = try r.lengthPrefixed()
-            out.append(Mutation(key: key, kind: kind, value: value))
-        }
-        return out
-    }
-}
-
 /// Where a segment's bytes are and what they hold: enough to skip it without reading it.
 public struct SegmentRef: Equatable, Sendable {
     /// The content hash, which names the object.
@@ -155,7 +76,7 @@ struct StructuralChange: Equatable, Sendable {
 struct LogEntry: Equatable, Sendable {
     enum Body: Equatable, Sendable {
         /// Writes carried in the entry itself.
-        case inline([Mutation])
+        case inline(MutationBatch)
         /// Writes stored in a separate batch object.
         case batchObject(ContentHash, size: Int, count: Int)
         /// A flush or compaction.
@@ -183,7 +104,7 @@ struct LogEntry: Equatable, Sendable {
         switch body {
         case .inline(let muts):
             w.u8(1)
-            w.raw(BatchCoding.encode(muts))
+            w.raw(muts.encoded())
         case .batchObject(let h, let size, let count):
             w.u8(2)
             w.raw(h.bytes)
@@ -220,7 +141,7 @@ struct LogEntry: Equatable, Sendable {
         let b: Body
         switch try r.u8() {
         case 1:
-            b = .inline(try BatchCoding.decode(Array(bytes[r.offset..<body])))
+            b = .inline(try MutationBatch.decode(Array(bytes[r.offset..<body])))
         case 2:
             b = .batchObject(ContentHash(bytes: try r.raw(32)), size: try r.length(limit: Int.max), count: try r.length(limit: Int.max))
         case 3:

@@ -97,18 +97,15 @@ final class Memtable: @unchecked Sendable {
     // MARK: Writes
 
     /// Inserts the mutations of one commit at sequence `seq`.
-    /// Keys ascending (as commits write them) are inserted with a finger: each search
+    /// Keys ascend (batches are sorted), so they are inserted with a finger: each search
     /// starts from the previous key's position instead of the top of the list.
-    func apply(_ mutations: [Mutation], seq: UInt64) {
+    func apply(_ writes: MutationBatch, seq: UInt64) {
         locked {
             withUnsafeTemporaryAllocation(of: Node.self, capacity: Self.maxHeight) { finger in
-                var previous: [UInt8]? = nil
-                for m in mutations {
-                    let ascending = previous.map { compareBytes($0, m.key) < 0 } ?? false
-                    m.key.withUnsafeBytes { k in
-                        m.value.withUnsafeBytes { v in insertLocked(k, seq, m.kind, v, finger: finger, useFinger: ascending) }
-                    }
-                    previous = m.key
+                var first = true
+                writes.forEach { kind, key, value in
+                    insertLocked(key, seq, kind, value, finger: finger, useFinger: !first)
+                    first = false
                 }
             }
         }

@@ -225,12 +225,18 @@ public final class Transaction {
 
     /// Sets `key` to `value` when the transaction commits.
     public func put(_ key: [UInt8], _ value: [UInt8]) {
-        writes.set(Mutation(key: key, kind: .put, value: value))
+        writes.set(.put, key, value)
+    }
+
+    /// Sets `key` to a value of `valueCount` bytes that `write` fills in place, so a value
+    /// (an encoded row) goes straight into the write set without an array of its own.
+    public func put(_ key: [UInt8], valueCount: Int, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
+        writes.set(.put, key, valueCount: valueCount, write)
     }
 
     /// Deletes `key` when the transaction commits.
     public func delete(_ key: [UInt8]) {
-        writes.set(Mutation(key: key, kind: .delete, value: []))
+        writes.set(.delete, key, [])
     }
 
     /// True when the transaction has written nothing.
@@ -253,80 +259,161 @@ public struct TransactionSavepoint: Sendable {
     let writes: WriteSet
 }
 
-/// A transaction's buffered writes: the newest mutation per key in first-write order,
-/// with a hash index for reading one's own writes. Keys written in ascending order (a
-/// bulk load) need no sort at commit.
+/// A transaction's buffered writes, as records in batch format (see ``MutationBatch``)
+/// appended to one byte buffer: the newest record per key in first-write order, with a
+/// hash index for reading one's own writes once keys stop arriving in ascending order.
+/// Keys written in ascending order (a bulk load) need no sort, no index and no copy at
+/// commit: the buffer becomes the commit's batch as it is.
 struct WriteSet: Sendable {
-    private var log: [Mutation] = []
-    /// Positions in `log` by key; built only once keys stop arriving in ascending order
-    /// (until then `log` is sorted and searched by bisection, so a bulk load hashes nothing).
+    /// Every record written, superseded ones included.
+    private var records: [UInt8] = []
+    /// Where each key's newest record starts, in first-write order.
+    private var offsets: [Int] = []
+    /// Positions in `offsets` by key; built only once keys stop arriving in ascending order
+    /// (until then `offsets` is in key order and searched by bisection).
     private var index: [ByteKey: Int]? = nil
+    /// How many records in `records` a later write of the same key replaced.
+    private var superseded = 0
 
-    var isEmpty: Bool { log.isEmpty }
+    var isEmpty: Bool { offsets.isEmpty }
 
-    /// The position of `key` in the sorted log, or where it would go.
-    private func lowerBound(_ key: [UInt8]) -> Int {
+    /// The first position whose key is >= `key` (valid while `index` is nil).
+    private static func lowerBound(_ base: UnsafeRawBufferPointer, _ offsets: [Int], _ key: UnsafeRawBufferPointer) -> Int {
         var lo = 0
-        var hi = log.count
+        var hi = offsets.count
         while lo < hi {
             let mid = (lo + hi) >> 1
-            if compareBytes(log[mid].key, key) < 0 { lo = mid + 1 } else { hi = mid }
+            if compareBytes(MutationBatch.key(base, offsets, mid), key) < 0 { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
 
-    subscript(key: [UInt8]) -> Mutation? {
-        if log.isEmpty { return nil }
-        if let index { return index[ByteKey(key)].map { log[$0] } }
-        if compareBytes(log[log.count - 1].key, key) < 0 { return nil }  // past the last write
-        let i = lowerBound(key)
-        return i < log.count && log[i].key == key ? log[i] : nil
+    /// The position in `offsets` of `key`'s record, or nil when the key was not written.
+    private func position(_ key: [UInt8]) -> Int? {
+        if offsets.isEmpty { return nil }
+        if let index { return index[ByteKey(key)] }
+        return records.withUnsafeBytes { base in
+            key.withUnsafeBytes { k -> Int? in
+                if compareBytes(MutationBatch.key(base, offsets, offsets.count - 1), k) < 0 { return nil }  // past the last write
+                let i = Self.lowerBound(base, offsets, k)
+                return i < offsets.count && compareBytes(MutationBatch.key(base, offsets, i), k) == 0 ? i : nil
+            }
+        }
     }
 
-    mutating func set(_ m: Mutation) {
+    private func mutation(at position: Int) -> Mutation {
+        records.withUnsafeBytes { base in
+            let r = MutationBatch.record(base, at: offsets[position])
+            return Mutation(key: Array(r.key), kind: r.kind, value: Array(r.value))
+        }
+    }
+
+    subscript(key: [UInt8]) -> Mutation? {
+        position(key).map { mutation(at: $0) }
+    }
+
+    /// Records `kind` for `key` with a value of `valueCount` bytes that `write` fills in place.
+    mutating func set(_ kind: EntryKind, _ key: [UInt8], valueCount: Int, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
+        let offset = records.count
+        records.append(kind.rawValue)
+        MutationBatch.appendVarint(UInt64(key.count), to: &records)
+        records.append(contentsOf: key)
+        MutationBatch.appendVarint(UInt64(valueCount), to: &records)
+        let start = records.count
+        records.append(contentsOf: repeatElement(0, count: valueCount))
+        records.withUnsafeMutableBytes { write(UnsafeMutableRawBufferPointer(rebasing: $0[start..<(start + valueCount)])) }
+        place(key, at: offset)
+    }
+
+    /// Records `kind` for `key` with `value`.
+    mutating func set(_ kind: EntryKind, _ key: [UInt8], _ value: [UInt8]) {
+        let offset = records.count
+        MutationBatch.append(kind, key, value, to: &records)
+        place(key, at: offset)
+    }
+
+    /// Makes the record just appended at `offset` the newest one for `key`.
+    private mutating func place(_ key: [UInt8], at offset: Int) {
         if index == nil {
-            guard let last = log.last else {
-                log.append(m)
+            guard let last = offsets.last else {
+                offsets.append(offset)
                 return
             }
-            let c = compareBytes(last.key, m.key)
+            let c = records.withUnsafeBytes { base in
+                key.withUnsafeBytes { compareBytes(MutationBatch.record(base, at: last).key, $0) }
+            }
             if c < 0 {
-                log.append(m)
+                offsets.append(offset)
                 return
             }
-            let i = c == 0 ? log.count - 1 : lowerBound(m.key)
-            if log[i].key == m.key {
-                log[i] = m
+            if let i = c == 0 ? offsets.count - 1 : position(key) {
+                offsets[i] = offset
+                superseded += 1
                 return
             }
             var built: [ByteKey: Int] = [:]
-            built.reserveCapacity(log.count * 2)
-            for (n, old) in log.enumerated() { built[ByteKey(old.key)] = n }
+            built.reserveCapacity(offsets.count * 2)
+            records.withUnsafeBytes { base in
+                for (n, o) in offsets.enumerated() { built[ByteKey(Array(MutationBatch.record(base, at: o).key))] = n }
+            }
             index = built
         }
-        let k = ByteKey(m.key)
+        let k = ByteKey(key)
         if let old = index![k] {
-            log[old] = m
+            offsets[old] = offset
+            superseded += 1
         } else {
-            index![k] = log.count
-            log.append(m)
+            index![k] = offsets.count
+            offsets.append(offset)
         }
     }
 
-    /// The mutations in key order.
-    func sorted() -> [Mutation] {
-        if index == nil { return log }
-        return log.sorted { compareBytes($0.key, $1.key) < 0 }
+    /// The positions in `offsets` in key order.
+    private func order() -> [Int] {
+        let positions = Array(offsets.indices)
+        if index == nil { return positions }
+        return records.withUnsafeBytes { base in
+            positions.sorted { compareBytes(MutationBatch.key(base, offsets, $0), MutationBatch.key(base, offsets, $1)) < 0 }
+        }
+    }
+
+    /// The writes as a batch: the buffer itself when keys came in ascending order and
+    /// none was written twice, else the newest records copied out in key order.
+    func sorted() -> MutationBatch {
+        if index == nil && superseded == 0 { return MutationBatch(sortedRecords: records, offsets: offsets) }
+        var out: [UInt8] = []
+        var outOffsets: [Int] = []
+        outOffsets.reserveCapacity(offsets.count)
+        records.withUnsafeBytes { base in
+            for p in order() {
+                let start = offsets[p]
+                outOffsets.append(out.count)
+                out.append(contentsOf: base[start..<MutationBatch.record(base, at: start).end])
+            }
+        }
+        return MutationBatch(sortedRecords: out, offsets: outOffsets)
     }
 
     /// The mutations inside `range`, in scan order.
     func mutations(in range: KeyRange, reverse: Bool) -> [Mutation] {
-        if log.isEmpty { return [] }
-        var out: [Mutation]
-        if index == nil {
-            out = Array(log[lowerBound(range.lower)...].prefix { range.upper == nil || compareBytes($0.key, range.upper!) < 0 })
-        } else {
-            out = log.filter { range.contains($0.key) }.sorted { compareBytes($0.key, $1.key) < 0 }
+        if offsets.isEmpty { return [] }
+        var out: [Mutation] = []
+        records.withUnsafeBytes { base in
+            var positions: [Int]
+            if index == nil {
+                let from = range.lower.withUnsafeBytes { Self.lowerBound(base, offsets, $0) }
+                positions = Array(from..<offsets.count)
+            } else {
+                positions = order()
+            }
+            for p in positions {
+                let r = MutationBatch.record(base, at: offsets[p])
+                guard range.contains(r.key) else {
+                    if index == nil { break }  // in key order: past the range's end
+                    continue
+                }
+                out.append(Mutation(key: Array(r.key), kind: r.kind, value: Array(r.value)))
+            }
         }
         if reverse { out.reverse() }
         return out

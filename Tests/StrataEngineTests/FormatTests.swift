@@ -23,12 +23,49 @@ import Testing
         let mutation = zip(Gen.uint8().array(of: 0...20), Gen.bool, Gen.uint8().array(of: 0...40))
             .map { t in Mutation(key: t.0, kind: t.1 ? .put : .delete, value: t.1 ? t.2 : []) }
         await propertyCheck(input: mutation.array(of: 0...30), Gen.int(in: 0...10_000)) { muts, flip in
-            let bytes = BatchCoding.encode(muts)
-            #expect((try? BatchCoding.decode(bytes)) == muts)
+            // The model: one mutation per key, the last written, in key order.
+            var last: [[UInt8]: Mutation] = [:]
+            for m in muts { last[m.key] = m }
+            let model = last.values.sorted { compareBytes($0.key, $1.key) < 0 }
+            let batch = MutationBatch(muts)
+            #expect(batch.mutations == model)
+            let bytes = batch.encoded()
+            #expect((try? MutationBatch.decode(bytes))?.mutations == model)
             var damaged = bytes
             damaged[flip % bytes.count] ^= 0x40
-            #expect(throws: EngineError.self) { _ = try BatchCoding.decode(damaged) }
-            #expect(throws: EngineError.self) { _ = try BatchCoding.decode(Array(bytes.prefix(flip % bytes.count))) }
+            #expect(throws: EngineError.self) { _ = try MutationBatch.decode(damaged) }
+            #expect(throws: EngineError.self) { _ = try MutationBatch.decode(Array(bytes.prefix(flip % bytes.count))) }
+        }
+    }
+
+    /// A transaction's write set answers like a dictionary of the newest write per key,
+    /// whatever order keys arrive in (ascending runs stay unindexed, others build the index).
+    @Test func writeSetsMatchADictionary() async {
+        let op = zip(Gen.uint8(in: 0...40), Gen.bool, Gen.uint8().array(of: 0...6))
+        await propertyCheck(input: op.array(of: 0...60), Gen.bool) { ops, ascendingFirst in
+            var model: [[UInt8]: Mutation] = [:]
+            var writes = WriteSet()
+            let sequence = ascendingFirst ? ops.sorted { $0.0 < $1.0 } : ops
+            for (k, put, v) in sequence {
+                let key: [UInt8] = [k, k &* 7]
+                let m = Mutation(key: key, kind: put ? .put : .delete, value: put ? v : [])
+                model[key] = m
+                if put && v.count % 2 == 0 {
+                    writes.set(.put, key, valueCount: v.count) { $0.copyBytes(from: v) }
+                } else {
+                    writes.set(m.kind, key, m.value)
+                }
+            }
+            let sorted = model.values.sorted { compareBytes($0.key, $1.key) < 0 }
+            #expect(writes.sorted().mutations == sorted)
+            #expect(writes.isEmpty == model.isEmpty)
+            for k in UInt8(0)...41 {
+                let key: [UInt8] = [k, k &* 7]
+                #expect(writes[key] == model[key])
+            }
+            let range = KeyRange(lower: [10], upper: [30])
+            #expect(writes.mutations(in: range, reverse: false) == sorted.filter { range.contains($0.key) })
+            #expect(writes.mutations(in: range, reverse: true) == sorted.filter { range.contains($0.key) }.reversed())
         }
     }
 
@@ -38,7 +75,7 @@ import Testing
                 hash: ContentHash(of: [1, 2, 3]), size: 4096, count: 10, minSeq: 1, maxSeq: seq, minKey: [0], maxKey: [255, 255])
             let body: LogEntry.Body
             switch kind {
-            case 0: body = .inline([Mutation(key: [1], kind: .put, value: [2, 3])])
+            case 0: body = .inline(MutationBatch([Mutation(key: [1], kind: .put, value: [2, 3]), Mutation(key: [4], kind: .delete, value: [])]))
             case 1: body = .batchObject(ContentHash(of: [9]), size: 123_456, count: 789)
             default:
                 body = .structural(StructuralChange(
@@ -71,7 +108,7 @@ import Testing
             for prefix in [[UInt8](), Array("STRL".utf8), Array("STRB".utf8), Array("STRM".utf8)] {
                 let bytes = prefix + garbage
                 _ = try? LogEntry.decode(bytes)
-                _ = try? BatchCoding.decode(bytes)
+                _ = try? MutationBatch.decode(bytes)
                 _ = try? Manifest.decode(bytes)
                 _ = try? DecodedBlock(bytes, 0..<bytes.count)
             }

@@ -1,0 +1,231 @@
+/// The writes of one commit in their encoded form: records (kind, varint key length, key,
+/// varint value length, value) back to back in ascending key order, one per key, plus where
+/// each record starts.
+///
+/// A commit's writes travel as one byte buffer from the transaction to the log, the
+/// memtable and the validation of later commits, instead of two arrays per key: a bulk
+/// insert of 10,000 rows then costs a handful of allocations, not 20,000.
+struct MutationBatch: Sendable, Equatable {
+    /// The records, as in the batch object's body (see ``encoded()``).
+    private(set) var records: [UInt8]
+    /// The start of each record in `records`, in key order.
+    private(set) var offsets: [Int]
+
+    static let magic: [UInt8] = Array("STRB".utf8)
+
+    /// No writes.
+    init() {
+        records = []
+        offsets = []
+    }
+
+    /// Takes records already in key order, one per key (the caller guarantees both).
+    init(sortedRecords records: [UInt8], offsets: [Int]) {
+        self.records = records
+        self.offsets = offsets
+    }
+
+    /// Sorts `mutations` by key; of several writes to one key the last wins.
+    init(_ mutations: [Mutation]) {
+        var last: [ByteKey: Int] = [:]
+        for (i, m) in mutations.enumerated() { last[ByteKey(m.key)] = i }
+        let kept = last.values.sorted { compareBytes(mutations[$0].key, mutations[$1].key) < 0 }
+        var records: [UInt8] = []
+        var offsets: [Int] = []
+        offsets.reserveCapacity(kept.count)
+        for i in kept {
+            offsets.append(records.count)
+            MutationBatch.append(mutations[i].kind, mutations[i].key, mutations[i].value, to: &records)
+        }
+        self.init(sortedRecords: records, offsets: offsets)
+    }
+
+    static func == (a: MutationBatch, b: MutationBatch) -> Bool { a.records == b.records }
+
+    var count: Int { offsets.count }
+    var isEmpty: Bool { offsets.isEmpty }
+
+    /// The writes copied out as values (for the public change feed and tests).
+    var mutations: [Mutation] {
+        var out: [Mutation] = []
+        out.reserveCapacity(count)
+        forEach { kind, key, value in out.append(Mutation(key: Array(key), kind: kind, value: Array(value))) }
+        return out
+    }
+
+    /// Calls `body` with each write in key order; the buffers are valid only during the call.
+    func forEach(_ body: (EntryKind, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try records.withUnsafeBytes { base in
+            for offset in offsets {
+                let r = MutationBatch.record(base, at: offset)
+                try body(r.kind, r.key, r.value)
+            }
+        }
+    }
+
+    // MARK: Records
+
+    /// Appends one record to `buffer`.
+    static func append(_ kind: EntryKind, _ key: [UInt8], _ value: [UInt8], to buffer: inout [UInt8]) {
+        buffer.append(kind.rawValue)
+        appendVarint(UInt64(key.count), to: &buffer)
+        buffer.append(contentsOf: key)
+        appendVarint(UInt64(value.count), to: &buffer)
+        buffer.append(contentsOf: value)
+    }
+
+    @inline(__always) static func appendVarint(_ v: UInt64, to buffer: inout [UInt8]) {
+        var v = v
+        while v >= 0x80 {
+            buffer.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        buffer.append(UInt8(v))
+    }
+
+    /// The parts of the record at `offset` (which must be a well-formed record: records
+    /// are checked when decoded and written only by ``append(_:_:_:to:)``).
+    @inline(__always)
+    static func record(_ base: UnsafeRawBufferPointer, at offset: Int) -> (kind: EntryKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, end: Int) {
+        var p = offset
+        let kind: EntryKind = base[p] == EntryKind.delete.rawValue ? .delete : .put
+        p &+= 1
+        let keyCount = Int(truncatingIfNeeded: varint(base, &p))
+        let key = UnsafeRawBufferPointer(rebasing: base[p..<(p &+ keyCount)])
+        p &+= keyCount
+        let valueCount = Int(truncatingIfNeeded: varint(base, &p))
+        let value = UnsafeRawBufferPointer(rebasing: base[p..<(p &+ valueCount)])
+        return (kind, key, value, p &+ valueCount)
+    }
+
+    @inline(__always) private static func varint(_ base: UnsafeRawBufferPointer, _ p: inout Int) -> UInt64 {
+        var v: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = base[p]
+            p &+= 1
+            v |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return v }
+            shift &+= 7
+        }
+    }
+
+    /// The key of record `i`.
+    @inline(__always) static func key(_ base: UnsafeRawBufferPointer, _ offsets: [Int], _ i: Int) -> UnsafeRawBufferPointer {
+        record(base, at: offsets[i]).key
+    }
+
+    /// The first record whose key is >= `key` (`count` if none).
+    private static func lowerBound(_ base: UnsafeRawBufferPointer, _ offsets: [Int], _ key: UnsafeRawBufferPointer) -> Int {
+        var lo = 0
+        var hi = offsets.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if compareBytes(Self.key(base, offsets, mid), key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// True when a key written here was read (`readKeys`) or lies in a scanned range.
+    func intersects(readKeys: [[UInt8]], readRanges: [KeyRange]) -> Bool {
+        if offsets.isEmpty { return false }
+        return records.withUnsafeBytes { base in
+            for k in readKeys {
+                let hit = k.withUnsafeBytes { key in
+                    let i = Self.lowerBound(base, offsets, key)
+                    return i < offsets.count && compareBytes(Self.key(base, offsets, i), key) == 0
+                }
+                if hit { return true }
+            }
+            for range in readRanges {
+                let i = range.lower.withUnsafeBytes { Self.lowerBound(base, offsets, $0) }
+                if i < offsets.count && range.contains(Self.key(base, offsets, i)) { return true }
+            }
+            return false
+        }
+    }
+
+    /// The writes of several transactions committed as one, in order: a later write to
+    /// a key replaces an earlier one.
+    static func merged(_ batches: [MutationBatch]) -> MutationBatch {
+        if batches.count == 1 { return batches[0] }
+        var all: [Mutation] = []
+        for b in batches { all.append(contentsOf: b.mutations) }
+        return MutationBatch(all)
+    }
+
+    // MARK: Encoding
+
+    /// Bytes a varint of `v` takes.
+    @inline(__always) static func varintSize(_ v: UInt64) -> Int {
+        var n = 1
+        var v = v >> 7
+        while v != 0 {
+            n += 1
+            v >>= 7
+        }
+        return n
+    }
+
+    /// The batch as stored (inline in a log entry or as a batch object): "STRB", the
+    /// record count as a varint, the records, and a CRC-32C of everything before it.
+    func encoded() -> [UInt8] {
+        let size = Self.magic.count + Self.varintSize(UInt64(count)) + records.count + 4
+        return [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+            var p = 0
+            for b in Self.magic {
+                buf[p] = b
+                p += 1
+            }
+            var n = UInt64(count)
+            while n >= 0x80 {
+                buf[p] = UInt8(truncatingIfNeeded: n) | 0x80
+                p += 1
+                n >>= 7
+            }
+            buf[p] = UInt8(n)
+            p += 1
+            records.withUnsafeBytes { r in
+                if r.count > 0 { UnsafeMutableRawPointer(buf.baseAddress! + p).copyMemory(from: r.baseAddress!, byteCount: r.count) }
+            }
+            p += records.count
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: buf.baseAddress!, count: p)).littleEndian
+            withUnsafeBytes(of: crc) { c in
+                for i in 0..<4 { buf[p + i] = c[i] }
+            }
+            initialized = p + 4
+            precondition(initialized == size, "batch size miscounted")
+        }
+    }
+
+    /// Decodes and checks a stored batch: checksum, well-formed records, keys strictly ascending.
+    static func decode(_ bytes: [UInt8]) throws -> MutationBatch {
+        guard bytes.count >= 9, Array(bytes[0..<4]) == magic else { throw corrupt("not a batch") }
+        let body = bytes.count - 4
+        var tail = ByteReader(bytes, from: body)
+        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("batch checksum mismatch") }
+        var r = ByteReader(bytes, from: 4, to: body)
+        let n = try r.length(limit: r.remaining)
+        let start = r.offset
+        var offsets: [Int] = []
+        offsets.reserveCapacity(n)
+        var previous: Range<Int>? = nil
+        for _ in 0..<n {
+            offsets.append(r.offset - start)
+            guard let _ = EntryKind(rawValue: try r.u8()) else { throw corrupt("bad mutation kind") }
+            let keyCount = try r.length(limit: r.remaining)
+            let key = r.offset..<(r.offset + keyCount)
+            try r.skip(keyCount)
+            try r.skip(try r.length(limit: r.remaining))
+            if let previous {
+                let ascending = bytes.withUnsafeBytes { b in
+                    compareBytes(UnsafeRawBufferPointer(rebasing: b[previous]), UnsafeRawBufferPointer(rebasing: b[key])) < 0
+                }
+                guard ascending else { throw corrupt("batch keys out of order") }
+            }
+            previous = key
+        }
+        guard r.isAtEnd else { throw corrupt("trailing bytes in batch") }
+        return MutationBatch(sortedRecords: Array(bytes[start..<body]), offsets: offsets)
+    }
+}
