@@ -83,6 +83,19 @@ struct MutationBatch: Sendable, Equatable {
         buffer.append(UInt8(v))
     }
 
+    /// Writes `v` as a varint at `p`; returns the byte after it.
+    @inline(__always) static func putVarint(_ v: UInt64, at p: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        var v = v
+        var p = p
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, as: UInt8.self)
+            p += 1
+            v >>= 7
+        }
+        p.storeBytes(of: UInt8(v), as: UInt8.self)
+        return p + 1
+    }
+
     /// The parts of the record at `offset` (which must be a well-formed record: records
     /// are checked when decoded and written only by ``append(_:_:_:to:)``).
     @inline(__always)

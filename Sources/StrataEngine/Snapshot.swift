@@ -228,10 +228,11 @@ public final class Transaction {
         writes.set(.put, key, value)
     }
 
-    /// Sets `key` to a value of `valueCount` bytes that `write` fills in place, so a value
-    /// (an encoded row) goes straight into the write set without an array of its own.
-    public func put(_ key: [UInt8], valueCount: Int, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
-        writes.set(.put, key, valueCount: valueCount, write)
+    /// Sets `key` to a value of at most `valueCapacity` bytes that `write` puts at the
+    /// pointer it is given, returning how many it wrote: a value (an encoded row) goes
+    /// straight into the write set without an array of its own.
+    public func put(_ key: [UInt8], valueCapacity: Int, _ write: (UnsafeMutableRawPointer) -> Int) {
+        writes.set(.put, key, valueCapacity: valueCapacity, write)
     }
 
     /// Deletes `key` when the transaction commits.
@@ -266,7 +267,7 @@ public struct TransactionSavepoint: Sendable {
 /// commit: the buffer becomes the commit's batch as it is.
 struct WriteSet: Sendable {
     /// Every record written, superseded ones included.
-    private var records: [UInt8] = []
+    private var records = RecordBuffer()
     /// Where each key's newest record starts, in first-write order.
     private var offsets: [Int] = []
     /// Positions in `offsets` by key; built only once keys stop arriving in ascending order
@@ -312,24 +313,35 @@ struct WriteSet: Sendable {
         position(key).map { mutation(at: $0) }
     }
 
-    /// Records `kind` for `key` with a value of `valueCount` bytes that `write` fills in place.
-    mutating func set(_ kind: EntryKind, _ key: [UInt8], valueCount: Int, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
+    /// Records `kind` for `key` with a value of at most `valueCapacity` bytes that `write`
+    /// puts at the pointer it is given, returning how many it wrote.
+    mutating func set(_ kind: EntryKind, _ key: [UInt8], valueCapacity: Int, _ write: (UnsafeMutableRawPointer) -> Int) {
         let offset = records.count
-        records.append(kind.rawValue)
-        MutationBatch.appendVarint(UInt64(key.count), to: &records)
-        records.append(contentsOf: key)
-        MutationBatch.appendVarint(UInt64(valueCount), to: &records)
-        let start = records.count
-        records.append(contentsOf: repeatElement(0, count: valueCount))
-        records.withUnsafeMutableBytes { write(UnsafeMutableRawBufferPointer(rebasing: $0[start..<(start + valueCount)])) }
+        let lengthSlot = MutationBatch.varintSize(UInt64(valueCapacity))
+        let start = records.reserve(1 + MutationBatch.varintSize(UInt64(key.count)) + key.count + lengthSlot + valueCapacity)
+        start.storeBytes(of: kind.rawValue, as: UInt8.self)
+        var p = MutationBatch.putVarint(UInt64(key.count), at: start + 1)
+        key.withUnsafeBytes { k in
+            if k.count > 0 { p.copyMemory(from: k.baseAddress!, byteCount: k.count) }
+        }
+        p += key.count
+        let value = p + lengthSlot
+        let n = write(value)
+        precondition(n >= 0 && n <= valueCapacity, "value larger than its capacity")
+        p = MutationBatch.putVarint(UInt64(n), at: p)
+        if p != value && n > 0 { p.copyMemory(from: value, byteCount: n) }  // the length took fewer bytes than reserved
+        records.commit(p + n - start)
         place(key, at: offset)
     }
 
     /// Records `kind` for `key` with `value`.
     mutating func set(_ kind: EntryKind, _ key: [UInt8], _ value: [UInt8]) {
-        let offset = records.count
-        MutationBatch.append(kind, key, value, to: &records)
-        place(key, at: offset)
+        set(kind, key, valueCapacity: value.count) { p in
+            value.withUnsafeBytes { v in
+                if v.count > 0 { p.copyMemory(from: v.baseAddress!, byteCount: v.count) }
+            }
+            return value.count
+        }
     }
 
     /// Makes the record just appended at `offset` the newest one for `key`.
@@ -380,7 +392,7 @@ struct WriteSet: Sendable {
     /// The writes as a batch: the buffer itself when keys came in ascending order and
     /// none was written twice, else the newest records copied out in key order.
     func sorted() -> MutationBatch {
-        if index == nil && superseded == 0 { return MutationBatch(sortedRecords: records, offsets: offsets) }
+        if index == nil && superseded == 0 { return MutationBatch(sortedRecords: records.bytes, offsets: offsets) }
         var out: [UInt8] = []
         var outOffsets: [Int] = []
         outOffsets.reserveCapacity(offsets.count)

@@ -36,9 +36,12 @@ final class InsertPlan: Sendable {
 
     /// Inserts one row synchronously (no `await` per row: the bulk-load path), with the
     /// same checks as the general insert: types, NOT NULL, CHECK, primary key uniqueness.
-    /// `uncached` passes the result of an existence check already read from storage.
-    func insertOne(_ values: [Value], tx: Transaction, parameters: [SQLValue], now: Int64, uncached: [UInt8]?? = nil) throws -> Outcome {
-        let row = try self.row(values, parameters: parameters, now: now)
+    /// `uncached` passes the result of an existence check already read from storage; `row`
+    /// is scratch space the caller keeps from row to row (no allocation per row).
+    func insertOne(
+        _ values: [Value], tx: Transaction, parameters: [SQLValue], now: Int64, row: inout [SQLValue], uncached: [UInt8]?? = nil
+    ) throws -> Outcome {
+        try self.row(values, parameters: parameters, now: now, into: &row)
         let key = binding.rowKey(row)
         let existing: [UInt8]?
         if let uncached {
@@ -50,15 +53,26 @@ final class InsertPlan: Sendable {
         if existing != nil {
             throw binding.table.primaryKeyViolation(row)
         }
-        tx.put(key, RowEncoding.encode(row))
+        tx.put(key, valueCapacity: RowEncoding.capacity(row)) { RowEncoding.encode(row, into: $0) }
         for index in binding.indexes { tx.put(binding.table.indexKey(index, row, rowKey: key), key) }
         return .done(StatementResult(tag: "INSERT 0 1", rowsAffected: 1))
     }
 
     /// The physical row for one VALUES row: values, defaults, casts and constraint checks.
     func row(_ values: [Value], parameters: [SQLValue], now: Int64) throws -> [SQLValue] {
+        var row: [SQLValue] = []
+        try self.row(values, parameters: parameters, now: now, into: &row)
+        return row
+    }
+
+    /// ``row(_:parameters:now:)`` written into `row`, reusing its storage.
+    func row(_ values: [Value], parameters: [SQLValue], now: Int64, into row: inout [SQLValue]) throws {
         let width = binding.types.count
-        var row = [SQLValue](repeating: .null, count: width)
+        if row.count == width {
+            for i in 0..<width { row[i] = .null }
+        } else {
+            row = [SQLValue](repeating: .null, count: width)
+        }
         var context: EvalContext? = nil
         func ctx() -> EvalContext {
             if let context { return context }
@@ -89,6 +103,5 @@ final class InsertPlan: Sendable {
             }
         }
         try binding.validate(&row, ctx)
-        return row
     }
 }

@@ -8,65 +8,83 @@ enum RowEncoding {
     static let format: UInt8 = 1
 
     static func encode(_ values: [SQLValue]) -> [UInt8] {
-        // Sized up front (text by its UTF-8 length, which native strings know), so the
-        // buffer is allocated once and text is copied straight from the string.
-        var capacity = 3
+        [UInt8](unsafeUninitializedCapacity: capacity(values)) { buf, written in
+            written = encode(values, into: UnsafeMutableRawPointer(buf.baseAddress!))
+        }
+    }
+
+    /// At least the bytes `encode` writes for `values` (text by its UTF-8 length, which
+    /// native strings know without scanning).
+    static func capacity(_ values: [SQLValue]) -> Int {
+        var n = 1 + 10
         for v in values {
             switch v {
-            case .text(let s), .json(let s): capacity += s.utf8.count + 6
-            case .bytes(let b), .uuid(let b): capacity += b.count + 6
-            default: capacity += 10
+            case .text(let s), .json(let s): n += s.utf8.count + 11
+            case .bytes(let b), .uuid(let b): n += b.count + 11
+            case .numeric(let d): n += d.description.utf8.count + 11
+            default: n += 11
             }
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(capacity)
-        out.append(format)
-        appendVarint(UInt64(values.count), to: &out)
+        return n
+    }
+
+    /// Writes the row at `p`, which has room for ``capacity(_:)`` bytes; returns the count
+    /// written. Straight through the pointer, so a row can go directly into a write set.
+    static func encode(_ values: [SQLValue], into start: UnsafeMutableRawPointer) -> Int {
+        var p = start
+        @inline(__always) func byte(_ b: UInt8) {
+            p.storeBytes(of: b, as: UInt8.self)
+            p += 1
+        }
+        @inline(__always) func varint(_ v: UInt64) {
+            var v = v
+            while v >= 0x80 {
+                byte(UInt8(truncatingIfNeeded: v) | 0x80)
+                v >>= 7
+            }
+            byte(UInt8(v))
+        }
+        @inline(__always) func zigzag(_ i: Int64) { varint(UInt64(bitPattern: (i << 1) ^ (i >> 63))) }
+        func blob(_ tag: UInt8, _ bytes: UnsafeRawBufferPointer) {
+            byte(tag)
+            varint(UInt64(bytes.count))
+            if bytes.count > 0 { p.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            p += bytes.count
+        }
+        func text(_ tag: UInt8, _ s: String) {
+            var s = s
+            s.withUTF8 { blob(tag, UnsafeRawBufferPointer($0)) }
+        }
+        byte(format)
+        varint(UInt64(values.count))
         for v in values {
             switch v {
-            case .null: out.append(0)
-            case .bool(let b): out.append(b ? 2 : 1)
+            case .null: byte(0)
+            case .bool(let b): byte(b ? 2 : 1)
             case .int(let i):
-                out.append(3)
-                appendVarint(UInt64(bitPattern: (i << 1) ^ (i >> 63)), to: &out)
+                byte(3)
+                zigzag(i)
             case .double(let d):
-                out.append(4)
-                var bits = d.bitPattern.littleEndian
-                withUnsafeBytes(of: &bits) { out.append(contentsOf: $0) }
-            case .numeric(let d): appendBlob(5, d.description.utf8, to: &out)
-            case .text(let s): appendBlob(6, s.utf8, to: &out)
-            case .bytes(let b): appendBlob(7, b, to: &out)
+                byte(4)
+                p.storeBytes(of: d.bitPattern.littleEndian, as: UInt64.self)
+                p += 8
+            case .numeric(let d): text(5, d.description)
+            case .text(let s): text(6, s)
+            case .bytes(let b): b.withUnsafeBytes { blob(7, $0) }
             case .date(let d):
-                out.append(8)
-                appendVarint(UInt64(bitPattern: (Int64(d) << 1) ^ (Int64(d) >> 63)), to: &out)
+                byte(8)
+                zigzag(Int64(d))
             case .timestamp(let t):
-                out.append(9)
-                appendVarint(UInt64(bitPattern: (t << 1) ^ (t >> 63)), to: &out)
+                byte(9)
+                zigzag(t)
             case .timestamptz(let t):
-                out.append(10)
-                appendVarint(UInt64(bitPattern: (t << 1) ^ (t >> 63)), to: &out)
-            case .uuid(let u): appendBlob(11, u, to: &out)
-            case .json(let s): appendBlob(12, s.utf8, to: &out)
+                byte(10)
+                zigzag(t)
+            case .uuid(let u): u.withUnsafeBytes { blob(11, $0) }
+            case .json(let s): text(12, s)
             }
         }
-        return out
-    }
-
-    /// A tag, the length and the bytes; text passes its UTF-8 view, copied from the
-    /// string's storage without an intermediate array.
-    static func appendBlob<Bytes: Collection<UInt8>>(_ tag: UInt8, _ bytes: Bytes, to out: inout [UInt8]) {
-        out.append(tag)
-        appendVarint(UInt64(bytes.count), to: &out)
-        out.append(contentsOf: bytes)
-    }
-
-    static func appendVarint(_ v: UInt64, to out: inout [UInt8]) {
-        var v = v
-        while v >= 0x80 {
-            out.append(UInt8(v & 0x7F) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
+        return p - start
     }
 
     /// Decodes a row into `width` values (missing trailing values become NULL);

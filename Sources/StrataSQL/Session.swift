@@ -81,6 +81,8 @@ public final class Session {
     /// Open savepoints, oldest first, with the write set and catalog state when taken.
     var savepoints: [(name: String, point: TransactionSavepoint, catalogDirty: Bool)] = []
     var catalogDirty = false
+    /// Scratch space for the bulk-load path's rows (see `InsertPlan.insertOne`).
+    var insertRow: [SQLValue] = []
     /// The catalog the current transaction read (while it has changed none).
     var transactionCatalog: (Transaction, Catalog)?
     /// The catalog at the last snapshot a statement read.
@@ -452,7 +454,8 @@ extension Session {
             // The bulk-load path: a prepared single-row INSERT inside a transaction whose
             // catalog is known needs no planning and, when memory answers, no await.
             do {
-                if case .done(let result) = try plan.insertOne(plan.values![0], tx: tx, parameters: parameters, now: now()) {
+                if case .done(let result) = try plan.insertOne(
+                    plan.values![0], tx: tx, parameters: parameters, now: now(), row: &insertRow) {
                     return result
                 }
             } catch {

@@ -489,7 +489,7 @@ final class Writer {
     }
 
     func writeRow(_ table: TableInfo, _ key: [UInt8], _ row: [SQLValue]) {
-        tx.put(key, RowEncoding.encode(row))
+        tx.put(key, valueCapacity: RowEncoding.capacity(row)) { RowEncoding.encode(row, into: $0) }
         for index in table.indexes { tx.put(table.indexKey(index, row, rowKey: key), key) }
     }
 
@@ -701,9 +701,10 @@ final class Writer {
     /// The common prepared INSERT (see `InsertPlan.insertOne`), reading a block from storage
     /// when the key's existence check needs one.
     func insertOne(_ values: [InsertPlan.Value], _ plan: InsertPlan) async throws -> StatementResult {
-        var outcome = try plan.insertOne(values, tx: tx, parameters: parameters, now: now)
+        var row: [SQLValue] = []
+        var outcome = try plan.insertOne(values, tx: tx, parameters: parameters, now: now, row: &row)
         if case .needsRead(let key) = outcome {
-            outcome = try plan.insertOne(values, tx: tx, parameters: parameters, now: now, uncached: try await tx.get(key))
+            outcome = try plan.insertOne(values, tx: tx, parameters: parameters, now: now, row: &row, uncached: try await tx.get(key))
         }
         guard case .done(let result) = outcome else {
             throw SQLError(SQLError.internalError, "insert could not read its key")

@@ -51,7 +51,11 @@ import Testing
                 let m = Mutation(key: key, kind: put ? .put : .delete, value: put ? v : [])
                 model[key] = m
                 if put && v.count % 2 == 0 {
-                    writes.set(.put, key, valueCount: v.count) { $0.copyBytes(from: v) }
+                    // Room for more than is written: the length moves up to the value's real size.
+                    writes.set(.put, key, valueCapacity: v.count + 200) { p in
+                        for (i, byte) in v.enumerated() { p.storeBytes(of: byte, toByteOffset: i, as: UInt8.self) }
+                        return v.count
+                    }
                 } else {
                     writes.set(m.kind, key, m.value)
                 }
