@@ -52,6 +52,19 @@ struct ByteReader {
         self.end = end ?? bytes.count
     }
 
+    /// A reader of the body of a framed object: `magic`, the body, then a CRC-32C of
+    /// everything before it. Throws ``EngineError/corrupt`` naming `what` when the
+    /// frame is shorter than `minimum` bytes, the magic differs or the checksum fails.
+    init(framed bytes: [UInt8], magic: [UInt8], minimum: Int, what: String) throws {
+        guard bytes.count >= max(minimum, magic.count + 4), bytes[0..<magic.count].elementsEqual(magic) else {
+            throw corrupt("not a \(what)")
+        }
+        let body = bytes.count - 4
+        var tail = ByteReader(bytes, from: body)
+        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("\(what) checksum mismatch") }
+        self.init(bytes, from: magic.count, to: body)
+    }
+
     var remaining: Int { end - offset }
     var isAtEnd: Bool { offset >= end }
 

@@ -126,13 +126,8 @@ struct LogEntry: Equatable, Sendable {
     }
 
     static func decode(_ bytes: [UInt8]) throws -> LogEntry {
-        guard bytes.count >= 4 + 1 + 16 + 32 + 1 + 1 + 4, Array(bytes[0..<4]) == magic else {
-            throw corrupt("not a log entry")
-        }
-        let body = bytes.count - 4
-        var tail = ByteReader(bytes, from: body)
-        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("log entry checksum mismatch") }
-        var r = ByteReader(bytes, from: 4, to: body)
+        var r = try ByteReader(framed: bytes, magic: magic, minimum: 4 + 1 + 16 + 32 + 1 + 1 + 4, what: "log entry")
+        let body = r.end
         guard try r.u8() == 1 else { throw corrupt("unknown log entry version") }
         let seq = try r.u64()
         let ts = try r.u64()
@@ -182,11 +177,7 @@ struct Manifest: Equatable, Sendable {
     }
 
     static func decode(_ bytes: [UInt8]) throws -> Manifest {
-        guard bytes.count >= 8, Array(bytes[0..<4]) == magic else { throw corrupt("not a manifest") }
-        let body = bytes.count - 4
-        var tail = ByteReader(bytes, from: body)
-        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("manifest checksum mismatch") }
-        var r = ByteReader(bytes, from: 4, to: body)
+        var r = try ByteReader(framed: bytes, magic: magic, minimum: 8, what: "manifest")
         let watermark = try r.varint()
         let horizon = try r.varint()
         var segs: [SegmentRef] = []

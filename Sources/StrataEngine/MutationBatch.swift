@@ -128,8 +128,9 @@ struct MutationBatch: Sendable, Equatable {
         record(base, at: offsets[i]).key
     }
 
-    /// The first record whose key is >= `key` (`count` if none).
-    private static func lowerBound(_ base: UnsafeRawBufferPointer, _ offsets: [Int], _ key: UnsafeRawBufferPointer) -> Int {
+    /// The first of the records at `offsets` (in key order) whose key is >= `key`
+    /// (`offsets.count` if none).
+    static func lowerBound(_ base: UnsafeRawBufferPointer, _ offsets: [Int], _ key: UnsafeRawBufferPointer) -> Int {
         var lo = 0
         var hi = offsets.count
         while lo < hi {
@@ -213,11 +214,8 @@ struct MutationBatch: Sendable, Equatable {
 
     /// Decodes and checks a stored batch: checksum, well-formed records, keys strictly ascending.
     static func decode(_ bytes: [UInt8]) throws -> MutationBatch {
-        guard bytes.count >= 9, Array(bytes[0..<4]) == magic else { throw corrupt("not a batch") }
-        let body = bytes.count - 4
-        var tail = ByteReader(bytes, from: body)
-        guard try tail.u32() == CRC32C.checksum(bytes[0..<body]) else { throw corrupt("batch checksum mismatch") }
-        var r = ByteReader(bytes, from: 4, to: body)
+        var r = try ByteReader(framed: bytes, magic: magic, minimum: 9, what: "batch")
+        let body = r.end
         let n = try r.length(limit: r.remaining)
         let start = r.offset
         var offsets: [Int] = []

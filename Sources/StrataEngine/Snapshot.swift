@@ -278,17 +278,6 @@ struct WriteSet: Sendable {
 
     var isEmpty: Bool { offsets.isEmpty }
 
-    /// The first position whose key is >= `key` (valid while `index` is nil).
-    private static func lowerBound(_ base: UnsafeRawBufferPointer, _ offsets: [Int], _ key: UnsafeRawBufferPointer) -> Int {
-        var lo = 0
-        var hi = offsets.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if compareBytes(MutationBatch.key(base, offsets, mid), key) < 0 { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-
     /// The position in `offsets` of `key`'s record, or nil when the key was not written.
     private func position(_ key: [UInt8]) -> Int? {
         if offsets.isEmpty { return nil }
@@ -296,7 +285,7 @@ struct WriteSet: Sendable {
         return records.withUnsafeBytes { base in
             key.withUnsafeBytes { k -> Int? in
                 if compareBytes(MutationBatch.key(base, offsets, offsets.count - 1), k) < 0 { return nil }  // past the last write
-                let i = Self.lowerBound(base, offsets, k)
+                let i = MutationBatch.lowerBound(base, offsets, k)
                 return i < offsets.count && compareBytes(MutationBatch.key(base, offsets, i), k) == 0 ? i : nil
             }
         }
@@ -413,7 +402,7 @@ struct WriteSet: Sendable {
         records.withUnsafeBytes { base in
             var positions: [Int]
             if index == nil {
-                let from = range.lower.withUnsafeBytes { Self.lowerBound(base, offsets, $0) }
+                let from = range.lower.withUnsafeBytes { MutationBatch.lowerBound(base, offsets, $0) }
                 positions = Array(from..<offsets.count)
             } else {
                 positions = order()
