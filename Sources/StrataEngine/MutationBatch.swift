@@ -25,19 +25,12 @@ struct MutationBatch: Sendable, Equatable {
         self.offsets = offsets
     }
 
-    /// Sorts `mutations` by key; of several writes to one key the last wins.
+    /// Sorts `mutations` by key; of several writes to one key the last wins (as in a
+    /// transaction's write set, which does the work).
     init(_ mutations: [Mutation]) {
-        var last: [ByteKey: Int] = [:]
-        for (i, m) in mutations.enumerated() { last[ByteKey(m.key)] = i }
-        let kept = last.values.sorted { compareBytes(mutations[$0].key, mutations[$1].key) < 0 }
-        var records: [UInt8] = []
-        var offsets: [Int] = []
-        offsets.reserveCapacity(kept.count)
-        for i in kept {
-            offsets.append(records.count)
-            MutationBatch.append(mutations[i].kind, mutations[i].key, mutations[i].value, to: &records)
-        }
-        self.init(sortedRecords: records, offsets: offsets)
+        var writes = WriteSet()
+        for m in mutations { writes.set(m.kind, m.key, m.value) }
+        self = writes.sorted()
     }
 
     static func == (a: MutationBatch, b: MutationBatch) -> Bool { a.records == b.records }
@@ -49,7 +42,9 @@ struct MutationBatch: Sendable, Equatable {
     var mutations: [Mutation] {
         var out: [Mutation] = []
         out.reserveCapacity(count)
-        forEach { kind, key, value in out.append(Mutation(key: Array(key), kind: kind, value: Array(value))) }
+        records.withUnsafeBytes { base in
+            for offset in offsets { out.append(MutationBatch.mutation(base, at: offset)) }
+        }
         return out
     }
 
@@ -65,24 +60,6 @@ struct MutationBatch: Sendable, Equatable {
 
     // MARK: Records
 
-    /// Appends one record to `buffer`.
-    static func append(_ kind: EntryKind, _ key: [UInt8], _ value: [UInt8], to buffer: inout [UInt8]) {
-        buffer.append(kind.rawValue)
-        appendVarint(UInt64(key.count), to: &buffer)
-        buffer.append(contentsOf: key)
-        appendVarint(UInt64(value.count), to: &buffer)
-        buffer.append(contentsOf: value)
-    }
-
-    @inline(__always) static func appendVarint(_ v: UInt64, to buffer: inout [UInt8]) {
-        var v = v
-        while v >= 0x80 {
-            buffer.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        buffer.append(UInt8(v))
-    }
-
     /// Writes `v` as a varint at `p`; returns the byte after it.
     @inline(__always) static func putVarint(_ v: UInt64, at p: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         var v = v
@@ -97,7 +74,7 @@ struct MutationBatch: Sendable, Equatable {
     }
 
     /// The parts of the record at `offset` (which must be a well-formed record: records
-    /// are checked when decoded and written only by ``append(_:_:_:to:)``).
+    /// are checked when decoded and written only by `WriteSet.set`).
     @inline(__always)
     static func record(_ base: UnsafeRawBufferPointer, at offset: Int) -> (kind: EntryKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, end: Int) {
         var p = offset
@@ -109,6 +86,12 @@ struct MutationBatch: Sendable, Equatable {
         let valueCount = Int(truncatingIfNeeded: varint(base, &p))
         let value = UnsafeRawBufferPointer(rebasing: base[p..<(p &+ valueCount)])
         return (kind, key, value, p &+ valueCount)
+    }
+
+    /// The record at `offset` copied out as a value.
+    static func mutation(_ base: UnsafeRawBufferPointer, at offset: Int) -> Mutation {
+        let r = record(base, at: offset)
+        return Mutation(key: Array(r.key), kind: r.kind, value: Array(r.value))
     }
 
     @inline(__always) private static func varint(_ base: UnsafeRawBufferPointer, _ p: inout Int) -> UInt64 {
@@ -186,28 +169,16 @@ struct MutationBatch: Sendable, Equatable {
     func encoded() -> [UInt8] {
         let size = Self.magic.count + Self.varintSize(UInt64(count)) + records.count + 4
         return [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
-            var p = 0
-            for b in Self.magic {
-                buf[p] = b
-                p += 1
-            }
-            var n = UInt64(count)
-            while n >= 0x80 {
-                buf[p] = UInt8(truncatingIfNeeded: n) | 0x80
-                p += 1
-                n >>= 7
-            }
-            buf[p] = UInt8(n)
-            p += 1
+            let start = UnsafeMutableRawPointer(buf.baseAddress!)
+            Self.magic.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            var p = Self.putVarint(UInt64(count), at: start + Self.magic.count)
             records.withUnsafeBytes { r in
-                if r.count > 0 { UnsafeMutableRawPointer(buf.baseAddress! + p).copyMemory(from: r.baseAddress!, byteCount: r.count) }
+                if r.count > 0 { p.copyMemory(from: r.baseAddress!, byteCount: r.count) }
             }
             p += records.count
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: buf.baseAddress!, count: p)).littleEndian
-            withUnsafeBytes(of: crc) { c in
-                for i in 0..<4 { buf[p + i] = c[i] }
-            }
-            initialized = p + 4
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: start, count: p - start))
+            p.storeBytes(of: crc.littleEndian, as: UInt32.self)
+            initialized = p + 4 - start
             precondition(initialized == size, "batch size miscounted")
         }
     }

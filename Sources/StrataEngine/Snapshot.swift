@@ -291,15 +291,8 @@ struct WriteSet: Sendable {
         }
     }
 
-    private func mutation(at position: Int) -> Mutation {
-        records.withUnsafeBytes { base in
-            let r = MutationBatch.record(base, at: offsets[position])
-            return Mutation(key: Array(r.key), kind: r.kind, value: Array(r.value))
-        }
-    }
-
     subscript(key: [UInt8]) -> Mutation? {
-        position(key).map { mutation(at: $0) }
+        position(key).map { i in records.withUnsafeBytes { MutationBatch.mutation($0, at: offsets[i]) } }
     }
 
     /// Records `kind` for `key` with a value of at most `valueCapacity` bytes that `write`
@@ -400,7 +393,7 @@ struct WriteSet: Sendable {
         if offsets.isEmpty { return [] }
         var out: [Mutation] = []
         records.withUnsafeBytes { base in
-            var positions: [Int]
+            let positions: [Int]
             if index == nil {
                 let from = range.lower.withUnsafeBytes { MutationBatch.lowerBound(base, offsets, $0) }
                 positions = Array(from..<offsets.count)
@@ -408,12 +401,11 @@ struct WriteSet: Sendable {
                 positions = order()
             }
             for p in positions {
-                let r = MutationBatch.record(base, at: offsets[p])
-                guard range.contains(r.key) else {
+                guard range.contains(MutationBatch.record(base, at: offsets[p]).key) else {
                     if index == nil { break }  // in key order: past the range's end
                     continue
                 }
-                out.append(Mutation(key: Array(r.key), kind: r.kind, value: Array(r.value)))
+                out.append(MutationBatch.mutation(base, at: offsets[p]))
             }
         }
         if reverse { out.reverse() }

@@ -53,19 +53,16 @@ final class InsertPlan: Sendable {
         if existing != nil {
             throw binding.table.primaryKeyViolation(row)
         }
+        // Writer.writeRow's twin, kept on the binding's own index list: a shared helper on
+        // the table description measured insert 1.11 -> 1.03 of SQLite (likely a copy of
+        // the description per row).
         tx.put(key, valueCapacity: RowEncoding.capacity(row)) { RowEncoding.encode(row, into: $0) }
         for index in binding.indexes { tx.put(binding.table.indexKey(index, row, rowKey: key), key) }
         return .done(StatementResult(tag: "INSERT 0 1", rowsAffected: 1))
     }
 
-    /// The physical row for one VALUES row: values, defaults, casts and constraint checks.
-    func row(_ values: [Value], parameters: [SQLValue], now: Int64) throws -> [SQLValue] {
-        var row: [SQLValue] = []
-        try self.row(values, parameters: parameters, now: now, into: &row)
-        return row
-    }
-
-    /// ``row(_:parameters:now:)`` written into `row`, reusing its storage.
+    /// The physical row for one VALUES row (values, defaults, casts and constraint checks),
+    /// written into `row`, reusing its storage.
     func row(_ values: [Value], parameters: [SQLValue], now: Int64, into row: inout [SQLValue]) throws {
         let width = binding.types.count
         if row.count == width {
