@@ -192,30 +192,30 @@ final class Memtable: @unchecked Sendable {
 
     /// The last node before (key, seq) (or the head); `path` receives the last node before
     /// it at each level. With `useFinger`, `path` already holds that of a smaller (key, seq)
-    /// and each level's search starts from there: ascending searches then cost about the
-    /// distance between neighbours instead of a search from the top.
+    /// (a finger): the search climbs from the bottom level while the finger's successor at
+    /// that level still precedes the key, then descends from there. Ascending searches
+    /// then cost about the logarithm of the distance between neighbours (a key landing in
+    /// the same gap as the previous one costs one comparison) instead of a search from the
+    /// top.
+    ///
+    /// The finger only ever gives starting points before the key, so it stays correct when
+    /// other threads insert between searches; it is then merely less exact at upper levels.
     private func searchLocked(
         _ key: UnsafeRawBufferPointer, _ seq: UInt64, _ path: UnsafeMutableBufferPointer<Node>, useFinger: Bool
     ) -> Node {
+        var level = height - 1
         var x = head
-        // True while `x` is still the finger's node of the level above: the finger's node
-        // at this level is then at or after it (each level's node is the last before the
-        // previous key, and lower levels get closer). Once the search has moved, `x` may
-        // be far past the finger, so the two are compared.
-        var onFinger = true
-        for level in stride(from: height - 1, through: 0, by: -1) {
-            if useFinger {
-                // Both `x` and the finger precede `key`: start from the later of the two.
-                let f = path[level]
-                if onFinger || (f != head && Self.compare(x, Self.key(f), Self.seq(f)) < 0) { x = f }
-            }
-            while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 {
-                x = n
-                onFinger = false
-            }
-            path[level] = x
+        if useFinger {
+            level = 0
+            while level < height - 1, let n = Self.next(path[level], level), Self.compare(n, key, seq) < 0 { level += 1 }
+            x = path[level]
         }
-        return x
+        while true {
+            while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 { x = n }
+            path[level] = x
+            if level == 0 { return x }
+            level -= 1
+        }
     }
 
     // MARK: Reads
@@ -325,3 +325,4 @@ final class Memtable: @unchecked Sendable {
         }
     }
 }
+
