@@ -45,6 +45,12 @@ final class Memtable: @unchecked Sendable {
     private var rng: UInt64 = 0x2545_F491_4F6C_DD1D
     private var _count = 0
     private var _bytes = 0
+    /// A sorted array over every node, for reads while no writes come (see ``ReadIndex``);
+    /// dropped by the next insert.
+    private var readIndex: ReadIndex?
+    /// Searches since the last insert: once they outnumber a quarter of the nodes, building
+    /// the read index costs less than the pointer chasing it saves.
+    private var readsSinceWrite = 0
 
     init() {
         let size = Self.headerSize + 8 * Self.maxHeight
@@ -62,6 +68,8 @@ final class Memtable: @unchecked Sendable {
     var count: Int { locked { _count } }
     /// Bytes of arena memory used: what the memtable costs against the memory budget.
     var bytes: Int { locked { _bytes } }
+    /// True while reads go through the read index (for tests).
+    var hasReadIndex: Bool { locked { readIndex != nil } }
 
     // MARK: Node fields (immutable after insertion)
 
@@ -187,6 +195,8 @@ final class Memtable: @unchecked Sendable {
             }
             if Self.next(node, 0) == nil { tail = node }
             _count += 1
+            readIndex = nil
+            readsSinceWrite = 0
         }
     }
 
@@ -223,7 +233,8 @@ final class Memtable: @unchecked Sendable {
     /// Calls `body` with a finger for ``get(_:snapshot:finger:)``: lookups through it must
     /// come in ascending key order.
     func withFinger<T>(_ body: (UnsafeMutableBufferPointer<Node>) throws -> T) rethrows -> T {
-        try withUnsafeTemporaryAllocation(of: Node.self, capacity: Self.maxHeight) { finger in
+        // One slot per level, and a last one for the position found in the read index.
+        try withUnsafeTemporaryAllocation(of: Node.self, capacity: Self.maxHeight + 1) { finger in
             resetFinger(finger)
             return try body(finger)
         }
@@ -233,13 +244,37 @@ final class Memtable: @unchecked Sendable {
     func resetFinger(_ finger: UnsafeMutableBufferPointer<Node>) { finger.initialize(repeating: head) }
 
     /// ``get(_:snapshot:)`` for keys in ascending order: each search starts from the
-    /// previous one's path, kept in `finger` (see ``withFinger(_:)``).
+    /// previous one's position, kept in `finger` (see ``withFinger(_:)``).
     func get(_ key: UnsafeRawBufferPointer, snapshot: UInt64, finger: UnsafeMutableBufferPointer<Node>) -> Node? {
         let found: Node? = locked {
-            spansLocked(key) ? Self.next(searchLocked(key, snapshot, finger, useFinger: true), 0) : nil
+            guard spansLocked(key) else { return nil }
+            if let index = indexForReadLocked() {
+                let hint = finger[Self.maxHeight] == head ? 0 : Int(bitPattern: finger[Self.maxHeight]) >> 3
+                let i = index.lowerBound(key, snapshot, from: hint)
+                finger[Self.maxHeight] = UnsafeMutableRawPointer(bitPattern: (i << 3) | 1)!
+                return i < index.nodes.count ? index.nodes[i] : nil
+            }
+            return Self.next(searchLocked(key, snapshot, finger, useFinger: true), 0)
         }
         guard let n = found, compareBytes(Self.key(n), key) == 0 else { return nil }
         return n
+    }
+
+    /// The read index, built now if reads have come to outnumber a quarter of the nodes
+    /// since the last insert; nil while writes keep coming.
+    private func indexForReadLocked() -> ReadIndex? {
+        if let readIndex { return readIndex }
+        readsSinceWrite += 1
+        guard readsSinceWrite >= max(1024, _count / 4) else { return nil }
+        var nodes: [Node] = []
+        nodes.reserveCapacity(_count)
+        var n = Self.next(head, 0)
+        while let x = n {
+            nodes.append(x)
+            n = Self.next(x, 0)
+        }
+        readIndex = ReadIndex(nodes)
+        return readIndex
     }
 
     /// True when `key` lies between the first and last keys held: lookups outside skip the search.
@@ -265,6 +300,10 @@ final class Memtable: @unchecked Sendable {
     }
 
     private func seekLocked(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Node? {
+        if let index = indexForReadLocked() {
+            let i = index.lowerBound(key, seq, from: 0)
+            return i < index.nodes.count ? index.nodes[i] : nil
+        }
         var x = head
         for level in stride(from: height - 1, through: 0, by: -1) {
             while let n = Self.next(x, level), Self.compare(n, key, seq) < 0 { x = n }
@@ -326,3 +365,74 @@ final class Memtable: @unchecked Sendable {
     }
 }
 
+
+/// Every node of a memtable in order, with the first 16 bytes of each key as two
+/// big-endian words beside it: a search compares those contiguous words (a few cache
+/// lines, galloping from the previous position for ascending lookups) and reads a node
+/// only to settle ties, where a skip-list search reads a dozen scattered nodes.
+///
+/// Built when reads far outnumber writes (a table loaded, then queried) and dropped by
+/// the next insert; it costs 24 bytes per node while it lives.
+private final class ReadIndex {
+    let nodes: [Memtable.Node]
+    private let words: [KeyWords]
+
+    struct KeyWords {
+        var high: UInt64
+        var low: UInt64
+
+        /// The first 16 bytes of `key`, zero-padded: ordered as the keys are, ties aside.
+        init(_ key: UnsafeRawBufferPointer) {
+            var w = (UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &w) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: key.prefix(16))) }
+            high = UInt64(bigEndian: w.0)
+            low = UInt64(bigEndian: w.1)
+        }
+
+        @inline(__always) static func < (a: KeyWords, b: KeyWords) -> Bool {
+            a.high < b.high || (a.high == b.high && a.low < b.low)
+        }
+    }
+
+    init(_ nodes: [Memtable.Node]) {
+        self.nodes = nodes
+        words = nodes.map { KeyWords(Memtable.key($0)) }
+    }
+
+    /// The first position at or after (key, seq); `nodes.count` if none. `from` is a
+    /// guess (the previous answer for ascending lookups): the search gallops from it.
+    func lowerBound(_ key: UnsafeRawBufferPointer, _ seq: UInt64, from: Int) -> Int {
+        let target = KeyWords(key)
+        return words.withUnsafeBufferPointer { w in
+            nodes.withUnsafeBufferPointer { nodes in
+                // True when position i is before (key, seq).
+                @inline(__always) func before(_ i: Int) -> Bool {
+                    if w[i] < target { return true }
+                    if target < w[i] { return false }
+                    return Memtable.compare(nodes[i], key, seq) < 0
+                }
+                let n = w.count
+                var lo = 0
+                var hi = n
+                let start = min(from, n)
+                if start > 0 && start < n && before(start) {
+                    // Gallop forward: the answer is after start.
+                    lo = start + 1
+                    var step = 1
+                    while lo + step < n && before(lo + step) {
+                        lo += step + 1
+                        step <<= 1
+                    }
+                    hi = min(n, lo + step)
+                } else if start > 0 && start < n {
+                    hi = start
+                }
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    if before(mid) { lo = mid + 1 } else { hi = mid }
+                }
+                return lo
+            }
+        }
+    }
+}
