@@ -66,8 +66,9 @@ final class Memtable: @unchecked Sendable {
 
     /// Number of versions held.
     var count: Int { locked { _count } }
-    /// Bytes of arena memory used: what the memtable costs against the memory budget.
-    var bytes: Int { locked { _bytes } }
+    /// Bytes of arena memory used, and of the read index while it lives: what the
+    /// memtable costs against the memory budget.
+    var bytes: Int { locked { _bytes + (readIndex?.byteCost ?? 0) } }
     /// True while reads go through the read index (for tests).
     var hasReadIndex: Bool { locked { readIndex != nil } }
 
@@ -288,6 +289,12 @@ final class Memtable: @unchecked Sendable {
     func count(_ range: KeyRange, limit: Int) -> Int {
         if limit <= 0 { return 0 }
         return locked {
+            if let index = indexForReadLocked() {
+                // Positions in the index count the versions between them.
+                let first = range.lower.withUnsafeBytes { index.lowerBound($0, .max, from: 0) }
+                let end = range.upper.map { u in u.withUnsafeBytes { index.lowerBound($0, .max, from: first) } } ?? index.nodes.count
+                return min(limit, max(0, end - first))
+            }
             var n = 0
             var x = range.lower.withUnsafeBytes { seekLocked($0, .max) }
             while let node = x, n < limit {
@@ -376,6 +383,8 @@ final class Memtable: @unchecked Sendable {
 private final class ReadIndex {
     let nodes: [Memtable.Node]
     private let words: [KeyWords]
+    /// Bytes held.
+    var byteCost: Int { nodes.count * (MemoryLayout<Memtable.Node>.stride + MemoryLayout<KeyWords>.stride) }
 
     struct KeyWords {
         var high: UInt64

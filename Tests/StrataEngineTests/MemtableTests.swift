@@ -46,6 +46,13 @@ import Testing
         let order = model.versions.flatMap { k, vs in vs.map { (key: k, seq: $0.seq) } }.sorted {
             $0.key == $1.key ? $0.seq > $1.seq : $0.key.lexicographicallyPrecedes($1.key)
         }
+        // A count covers every version of the keys in a range, up to its limit.
+        for (lower, upper) in zip(probes.prefix(20), probes.dropFirst(20).prefix(20)) {
+            let (lo, hi) = lower.lexicographicallyPrecedes(upper) ? (lower, upper) : (upper, lower)
+            let expected = order.filter { !$0.key.lexicographicallyPrecedes(lo) && $0.key.lexicographicallyPrecedes(hi) }.count
+            #expect(memtable.count(KeyRange(lower: lo, upper: hi), limit: .max) == expected)
+            #expect(memtable.count(KeyRange(lower: lo, upper: hi), limit: 5) == min(5, expected))
+        }
         for k in probes.prefix(60) {
             let n = k.withUnsafeBytes { memtable.seek($0, snapshot) }
             let expected = order.first { k.lexicographicallyPrecedes($0.key) || ($0.key == k && $0.seq <= snapshot) }
