@@ -164,6 +164,22 @@ func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> I
     return a.count < b.count ? -1 : (a.count > b.count ? 1 : 0)
 }
 
+/// The eight bytes of `key` after its first `skip`, zero-padded, as a big-endian word:
+/// for keys sharing their first `skip` bytes, words are ordered as the keys are (ties
+/// aside), so searches compare words and read whole keys only to settle ties.
+@inline(__always)
+func bigEndianWord(_ key: UnsafeRawBufferPointer, after skip: Int) -> UInt64 {
+    let n = key.count - skip
+    if n >= 8 { return UInt64(bigEndian: key.loadUnaligned(fromByteOffset: skip, as: UInt64.self)) }
+    var w: UInt64 = 0
+    var i = 0
+    while i < n {
+        w |= UInt64(key[skip + i]) << (56 - 8 * UInt64(i))
+        i += 1
+    }
+    return w
+}
+
 /// Compares two byte arrays (keys) in lexicographic order: negative, zero or positive.
 @inline(__always)
 public func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {

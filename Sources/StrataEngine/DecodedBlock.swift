@@ -33,19 +33,18 @@ final class DecodedBlock: @unchecked Sendable {
         count = built.count
         memory = built.memory
         byteCount = built.byteCount
+        let n = built.count
+        let slots = built.memory.assumingMemoryBound(to: BlockSlot.self)
         let view = BlockView(
-            count: built.count, slots: UnsafePointer(built.memory.assumingMemoryBound(to: BlockSlot.self)),
-            records: UnsafeRawPointer(built.memory + built.count * MemoryLayout<BlockSlot>.stride))
+            count: n, slots: UnsafePointer(slots), records: UnsafeRawPointer(built.memory + n * MemoryLayout<BlockSlot>.stride))
         // The shared prefix of a sorted block is that of its first and last keys.
         var common = 0
-        let n = built.count
         if n > 1 {
             let first = view.key(0)
             let last = view.key(n - 1)
             while common < first.count && common < last.count && first[common] == last[common] { common += 1 }
         }
-        let slots = built.memory.assumingMemoryBound(to: BlockSlot.self)
-        for i in 0..<n { slots[i].head = Self.head(view.key(i), common) }
+        for i in 0..<n { slots[i].head = bigEndianWord(view.key(i), after: common) }
         self.common = common
         var prefix: (UInt64, UInt64) = (0, 0)
         if n > 0 { withUnsafeMutableBytes(of: &prefix) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: view.key(0)[0..<min(common, 16)])) } }
@@ -134,7 +133,7 @@ final class DecodedBlock: @unchecked Sendable {
 
     deinit { memory.deallocate() }
 
-    /// Raw pointers to the decoded arrays, valid while this block is alive: lets hot
+    /// Raw pointers to the slots and records, valid while this block is alive: lets hot
     /// loops read entries without touching its reference count.
     let view: BlockView
 
@@ -149,20 +148,6 @@ final class DecodedBlock: @unchecked Sendable {
         if c != 0 { return c }
         let s = view.seq(i)
         return s > seq ? -1 : (s < seq ? 1 : 0)
-    }
-
-    /// The eight bytes of `key` after `skip`, zero-padded, as a big-endian word: for keys
-    /// sharing their first `skip` bytes, words are ordered as the keys are (ties aside).
-    @inline(__always) static func head(_ key: UnsafeRawBufferPointer, _ skip: Int) -> UInt64 {
-        let n = key.count - skip
-        if n >= 8 { return UInt64(bigEndian: key.loadUnaligned(fromByteOffset: skip, as: UInt64.self)) }
-        var w: UInt64 = 0
-        var i = 0
-        while i < n {
-            w |= UInt64(key[skip + i]) << (56 - 8 * UInt64(i))
-            i += 1
-        }
-        return w
     }
 
     /// The newest version of `key` with sequence <= `seq` in this block (its value copied,
@@ -189,7 +174,7 @@ final class DecodedBlock: @unchecked Sendable {
             : compareBytes(UnsafeRawBufferPointer(rebasing: view.key(0)[0..<shared]), theirs)
         if c != 0 || key.count < common { return c > 0 || (c == 0 && key.count < common) ? 0 : count }
         // Entries with a smaller head are before the key; among equal heads, compare keys.
-        let h = Self.head(key, common)
+        let h = bigEndianWord(key, after: common)
         var lo = firstHeadAtOrAfter(h)
         var end = lo
         while end < count && view.slots[end].head == h { end += 1 }
@@ -277,7 +262,7 @@ struct BlockView {
 
 /// One decoded entry's search word and where its record lies, in 16 bytes.
 struct BlockSlot {
-    /// The eight key bytes after the block's shared prefix, big-endian (see ``DecodedBlock/head(_:_:)``):
+    /// The eight key bytes after the block's shared prefix, big-endian (see `bigEndianWord(_:after:)`):
     /// a search compares these contiguous words and reads records only to settle ties.
     var head: UInt64
     /// Offset of the entry's record from the start of the records.

@@ -253,7 +253,7 @@ final class Memtable: @unchecked Sendable {
                 let hint = finger[Self.maxHeight] == head ? 0 : Int(bitPattern: finger[Self.maxHeight]) >> 3
                 let i = index.lowerBound(key, snapshot, from: hint)
                 finger[Self.maxHeight] = UnsafeMutableRawPointer(bitPattern: (i << 3) | 1)!
-                return i < index.nodes.count ? index.nodes[i] : nil
+                return index.node(i)
             }
             return Self.next(searchLocked(key, snapshot, finger, useFinger: true), 0)
         }
@@ -308,8 +308,7 @@ final class Memtable: @unchecked Sendable {
 
     private func seekLocked(_ key: UnsafeRawBufferPointer, _ seq: UInt64) -> Node? {
         if let index = indexForReadLocked() {
-            let i = index.lowerBound(key, seq, from: 0)
-            return i < index.nodes.count ? index.nodes[i] : nil
+            return index.node(index.lowerBound(key, seq, from: 0))
         }
         var x = head
         for level in stride(from: height - 1, through: 0, by: -1) {
@@ -392,10 +391,8 @@ private final class ReadIndex {
 
         /// The first 16 bytes of `key`, zero-padded: ordered as the keys are, ties aside.
         init(_ key: UnsafeRawBufferPointer) {
-            var w = (UInt64(0), UInt64(0))
-            withUnsafeMutableBytes(of: &w) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: key.prefix(16))) }
-            high = UInt64(bigEndian: w.0)
-            low = UInt64(bigEndian: w.1)
+            high = bigEndianWord(key, after: 0)
+            low = bigEndianWord(key, after: 8)
         }
 
         @inline(__always) static func < (a: KeyWords, b: KeyWords) -> Bool {
@@ -407,6 +404,9 @@ private final class ReadIndex {
         self.nodes = nodes
         words = nodes.map { KeyWords(Memtable.key($0)) }
     }
+
+    /// The node at position `i`; nil past the end.
+    @inline(__always) func node(_ i: Int) -> Memtable.Node? { i < nodes.count ? nodes[i] : nil }
 
     /// The first position at or after (key, seq); `nodes.count` if none. `from` is a
     /// guess (the previous answer for ascending lookups): the search gallops from it.
