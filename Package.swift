@@ -15,31 +15,43 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .target(name: "CStrataSupport"),
-        .target(name: "StrataStore", dependencies: ["CStrataSupport"]),
+        .target(
+            name: "StrataStore",
+            dependencies: [
+                "CStrataSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "StrataEngine",
             dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "StrataSQL", dependencies: ["StrataEngine", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Strata", dependencies: ["StrataSQL", "StrataEngine", "StrataStore"]),
+        .target(name: "StrataLocalServers", dependencies: ["StrataStore"]),
         .target(name: "StrataSLT", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .executableTarget(
             name: "StrataCLI",
             dependencies: [
-                "Strata", "StrataStore", "StrataEngine", "StrataSQL", "StrataSLT", "CSQLite",
+                "Strata", "StrataStore", "StrataEngine", "StrataSQL", "StrataSLT", "CSQLite", "StrataLocalServers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "StrataStoreTests",
-            dependencies: ["StrataStore", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["StrataStore", "StrataLocalServers", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "StrataTests", dependencies: ["Strata"]),
+        .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataLocalServers"]),
         .testTarget(name: "StrataSLTTests", dependencies: ["StrataSLT", "CSQLite"]),
         .testTarget(
             name: "StrataSQLTests",
@@ -48,7 +60,7 @@ let package = Package(
         .testTarget(
             name: "StrataEngineTests",
             dependencies: [
-                "StrataEngine", "StrataStore", "StrataCLI",
+                "StrataEngine", "StrataStore", "StrataCLI", "StrataLocalServers",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

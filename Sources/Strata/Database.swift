@@ -22,15 +22,20 @@ public final class Database: Sendable {
 
     init(engine: Engine) { self.engine = engine }
 
-    /// Opens (creating if needed) the database at `location`: a directory path, or
+    /// Opens (creating if needed) the database at `location`: a directory path, an
+    /// S3 URL (`s3://bucket/prefix?endpoint=...&region=...`, the bucket must exist), or
     /// `memory:` for a database that lives only in this process.
     public static func open(_ location: String, options: EngineOptions = EngineOptions()) async throws -> Database {
         if location == "memory:" {
             return Database(engine: try await Engine.open(MemoryStore(), options: options))
         }
-        var path = location
-        if path.hasPrefix("file://") { path.removeFirst(7) }
-        return Database(engine: try await Engine.open(path: path, options: options))
+        let store: any ObjectStore
+        do {
+            store = try StoreLocation.open(location)
+        } catch let e as StoreError {
+            throw EngineError(EngineError.storage, e.description)
+        }
+        return Database(engine: try await Engine.open(store, options: options))
     }
 
     /// Flushes nothing (every commit is already durable) and stops background work.

@@ -6,7 +6,7 @@ import StrataEngine
 struct DebugCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "debug", abstract: "Workloads for the crash and multi-process tests.",
-        shouldDisplay: false, subcommands: [CrashChild.self, Bank.self])
+        shouldDisplay: false, subcommands: [CrashChild.self, Bank.self, Writer.self])
 
     /// Commits random transactions forever, printing `TRY` before and `ACK` after each commit.
     struct CrashChild: AsyncParsableCommand {
@@ -118,4 +118,33 @@ struct DebugCommand: AsyncParsableCommand {
             print("DONE transfers=\(transfers) retries=\(retries)")
         }
     }
+
+    /// Commits one key at a time at a steady pace, printing `ACK seq micros` (wall
+    /// clock) as each commit is acknowledged: the writer of the replica-lag test.
+    struct Writer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "writer")
+        @Argument var db: String
+        @Option var count: Int = 10
+        @Option(name: .customLong("interval-ms")) var intervalMs: Int = 300
+
+        func run() async throws {
+            let engine = try await openEngine(db)
+            print("READY \(engine.head)")
+            fflush(nil)
+            for n in 0..<count {
+                try await Task.sleep(for: .milliseconds(intervalMs))
+                let seq = try await engine.put(Array("lag/\(n)".utf8), Array("\(n)".utf8))
+                print("ACK \(seq) \(wallMicros())")
+                fflush(nil)
+            }
+            await engine.close()
+        }
+    }
+}
+
+/// Microseconds since 1970 by the wall clock, comparable between processes on one machine.
+func wallMicros() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
 }

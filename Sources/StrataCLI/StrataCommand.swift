@@ -13,9 +13,9 @@ struct StrataCommand: AsyncParsableCommand {
     )
 }
 
-/// Opens the engine for a database argument (a directory path for now).
-func openEngine(_ path: String, options: EngineOptions = EngineOptions()) async throws -> Engine {
-    try await Engine.open(path: path, options: options)
+/// Opens the engine for a database argument: a directory path or an `s3://` URL.
+func openEngine(_ location: String, options: EngineOptions = EngineOptions()) async throws -> Engine {
+    try await Engine.open(try openStore(location), options: options)
 }
 
 /// Renders microseconds since 1970 as an ISO 8601 UTC time with microseconds.

@@ -72,6 +72,8 @@ public final class Engine: Sendable {
     /// Opens the database in `store`: reads the newest checkpoint, then replays the
     /// log entries after its watermark (at most about `checkpointInterval` of them).
     public static func open(_ store: any ObjectStore, options: EngineOptions = .init()) async throws -> Engine {
+        // Transient failures of idempotent operations are retried underneath everything.
+        let store = store is RetryingStore ? store : RetryingStore(store)
         guard !options.branch.isEmpty, options.branch.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != 0x2f }) else {
             throw EngineError(EngineError.invalidArgument, "invalid branch name '\(options.branch)'")
         }

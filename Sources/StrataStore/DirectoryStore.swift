@@ -271,7 +271,7 @@ public final class DirectoryStore: ObjectStore {
         }
     }
 
-    private static func directoryEntries(_ path: String) -> [(name: String, isDirectory: Bool)] {
+    static func directoryEntries(_ path: String) -> [(name: String, isDirectory: Bool)] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var result: [(String, Bool)] = []

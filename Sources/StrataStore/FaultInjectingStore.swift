@@ -32,14 +32,21 @@ public final class FaultInjectingStore: ObjectStore {
         public var skip: Int
         /// How many times it applies (nil: always).
         public var times: Int?
+        /// Applies only to every `every`-th match (after `skip`): a steady rate of faults.
+        public var every: Int
+        var seen = 0
 
         /// Creates a rule.
-        public init(_ operations: Set<Operation>, keyPrefix: String = "", action: Action, skip: Int = 0, times: Int? = nil) {
+        public init(
+            _ operations: Set<Operation>, keyPrefix: String = "", action: Action, skip: Int = 0, times: Int? = nil,
+            every: Int = 1
+        ) {
             self.operations = operations
             self.keyPrefix = keyPrefix
             self.action = action
             self.skip = skip
             self.times = times
+            self.every = max(1, every)
         }
     }
 
@@ -98,6 +105,8 @@ public final class FaultInjectingStore: ObjectStore {
                     s.rules[i].skip -= 1
                     continue
                 }
+                s.rules[i].seen += 1
+                if s.rules[i].seen % s.rules[i].every != 0 { continue }
                 if let t = s.rules[i].times {
                     if t == 0 { continue }
                     s.rules[i].times = t - 1

@@ -1,18 +1,21 @@
 import Foundation
 import Testing
+import StrataLocalServers
 import StrataStore
 
-/// The same contract, checked on every backend.
+/// The same contract, checked on every backend: S3 on a real moto server.
 enum Backend: String, CaseIterable, CustomTestStringConvertible {
-    case memory, directory
+    case memory, directory, s3
     var testDescription: String { rawValue }
 
-    func make() throws -> any ObjectStore {
+    func make() async throws -> any ObjectStore {
         switch self {
         case .memory: return MemoryStore()
         case .directory:
             let path = NSTemporaryDirectory() + "strata-store-\(UUID().uuidString.prefix(8))"
             return try DirectoryStore(path: path)
+        case .s3:
+            return S3Store(try await MotoServer.shared().makeBucket())
         }
     }
 }
@@ -21,7 +24,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 @Suite struct ObjectStoreTests {
     @Test(arguments: Backend.allCases) func putGetAndRanges(_ backend: Backend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         try await store.put("a/b/c", bytes("hello world"))
         #expect(try await store.get("a/b/c") == bytes("hello world"))
         #expect(try await store.get("a/b/c", range: 6..<11) == bytes("world"))
@@ -37,7 +40,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
     }
 
     @Test(arguments: Backend.allCases) func putIfAbsentHasExactlyOneWinner(_ backend: Backend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let winners = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<16 {
                 group.addTask {
@@ -61,7 +64,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
     }
 
     @Test(arguments: Backend.allCases) func listPaginatesInKeyOrder(_ backend: Backend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let keys = (0..<25).map { "p/\(String(format: "%03d", $0))" } + ["p/sub/x", "q/1", "pz"]
         for k in keys.shuffled() { try await store.put(k, bytes(k)) }
         var seen: [String] = []
@@ -85,7 +88,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
     }
 
     @Test(arguments: Backend.allCases) func deleteIsIdempotent(_ backend: Backend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         try await store.put("x", bytes("1"))
         try await store.delete("x")
         try await store.delete("x")
@@ -95,7 +98,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
     }
 
     @Test(arguments: Backend.allCases) func badKeysAreRejected(_ backend: Backend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         for key in ["", "/abs", "a//b", "a/../b", "a/./b", ".tmp/x", "with space", "tab\t", "ü"] {
             await #expect(throws: StoreError.self) { try await store.put(key, [1]) }
             await #expect(throws: StoreError.self) { _ = try await store.get(key) }

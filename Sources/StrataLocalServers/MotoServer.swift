@@ -1,0 +1,95 @@
+import Foundation
+import StrataStore
+
+/// A real S3-compatible server for tests and benchmarks: Python's `moto` in server
+/// mode on 127.0.0.1 and a free port, started once per process.
+///
+/// The server runs under a small shell that kills it once this process is gone, so
+/// it stops when the process exits however it exits.
+public final class MotoServer: Sendable {
+    /// `http://127.0.0.1:PORT`.
+    public let endpoint: String
+    private let process: Process
+
+    private init(endpoint: String, process: Process) {
+        self.endpoint = endpoint
+        self.process = process
+    }
+
+    private static let started = Task<MotoServer, any Error> { try await MotoServer.start() }
+
+    /// The process's server, started on first use.
+    public static func shared() async throws -> MotoServer { try await started.value }
+
+    /// Starts a new server and waits until it answers.
+    public static func start() async throws -> MotoServer {
+        let port = try freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // The shell stops moto as soon as this process is gone, however it ended.
+        p.arguments = [
+            "-c",
+            "python3 -m moto.server -H 127.0.0.1 -p \(port) >/dev/null 2>&1 & pid=$!; trap 'kill $pid; exit' TERM; "
+                + "while kill -0 \(getpid()) 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done; kill $pid 2>/dev/null; wait $pid",
+        ]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let server = MotoServer(endpoint: "http://127.0.0.1:\(port)", process: p)
+        let probe = S3Store(try S3Configuration(bucket: "probe-bucket", endpoint: server.endpoint))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                try await probe.createBucket()
+                return server
+            } catch {
+                if ContinuousClock.now > deadline || !p.isRunning {
+                    throw StoreError.permanent(
+                        "moto did not start on port \(port) (is it installed? `pip install 'moto[server]'`): \(error)")
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    /// A new empty bucket on this server, as a store configuration with fixed test credentials.
+    public func makeBucket(_ name: String? = nil) async throws -> S3Configuration {
+        let bucket = name ?? "strata-\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
+        var config = try S3Configuration(
+            bucket: bucket, endpoint: endpoint, region: "us-east-1",
+            credentials: S3Credentials(accessKeyID: "testing", secretAccessKey: "testing"))
+        config.requestTimeout = .seconds(10)
+        try await S3Store(config).createBucket()
+        return config
+    }
+
+    /// `s3://bucket?endpoint=...` for a configuration made by ``makeBucket(_:)``, with extra query parameters.
+    public func url(_ config: S3Configuration, _ extra: String = "") -> String {
+        "s3://\(config.bucket)\(config.prefix.isEmpty ? "" : "/" + config.prefix)?endpoint=\(endpoint)&access_key_id=testing&secret_access_key=testing\(extra)"
+    }
+
+    /// Stops the server.
+    public func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw StoreError.permanent("socket: \(errno)") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+            }
+        }
+        guard ok else { throw StoreError.permanent("cannot find a free port: \(errno)") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
