@@ -79,7 +79,8 @@ public struct LogRecord: Sendable, Equatable {
 extension Engine {
     /// Lists the entries of `branch`'s log from `from` on, without opening an engine.
     public static func log(_ store: any ObjectStore, branch: String = "main", from: UInt64 = 1, limit: Int = .max) async throws -> [LogRecord] {
-        try await storageErrors {
+        let store = retrying(store)
+        return try await storageErrors {
             var out: [LogRecord] = []
             var seq = max(1, from)
             while out.count < limit, let bytes = try await store.getIfPresent(StoreLayout.logKey(branch, seq)) {

@@ -174,8 +174,7 @@ extension Engine {
         let timestamp = max(Engine.wallClockMicros(), v.headTimestamp + 1)
         if group.count == 1, case .structural(let change, _) = group[0].payload {
             let entry = LogEntry(seq: seq, timestamp: timestamp, parent: v.headHash, writer: writerID, body: .structural(change))
-            var readers: [SegmentReader] = []
-            for ref in change.adds { readers.append(try await SegmentReader.open(ref, store: store, cache: cache)) }
+            let readers = try await SegmentReader.openAll(change.adds, store: store, cache: cache)
             return (entry, .structural(readers))
         }
         // Later transactions in the group are ordered after earlier ones: their writes win.

@@ -35,6 +35,11 @@ public final class Engine: Sendable {
     let signal = CommitSignal()
     let isClosed = Atomic<Bool>(false)
     let poller = Mutex<Task<Void, Never>?>(nil)
+    let pollFailure = Mutex<String?>(nil)
+
+    /// Why the last background poll for other processes' commits failed; nil after a
+    /// poll that succeeded. Polling keeps going after a failure.
+    public var lastPollError: String? { pollFailure.withLock { $0 } }
     /// While this process flushes up to `from`, the writes of later commits, so that
     /// the memtable after the flush is built from them instead of by walking the old one.
     let flushSideLog = Mutex<(from: UInt64, commits: [(seq: UInt64, writes: MutationBatch)])?>(nil)
@@ -72,8 +77,7 @@ public final class Engine: Sendable {
     /// Opens the database in `store`: reads the newest checkpoint, then replays the
     /// log entries after its watermark (at most about `checkpointInterval` of them).
     public static func open(_ store: any ObjectStore, options: EngineOptions = .init()) async throws -> Engine {
-        // Transient failures of idempotent operations are retried underneath everything.
-        let store = store is RetryingStore ? store : RetryingStore(store)
+        let store = retrying(store)
         guard !options.branch.isEmpty, options.branch.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != 0x2f }) else {
             throw EngineError(EngineError.invalidArgument, "invalid branch name '\(options.branch)'")
         }
@@ -88,9 +92,7 @@ public final class Engine: Sendable {
                 let text = String(decoding: try await store.get(last.1), as: UTF8.self)
                 guard let h = ContentHash(hex: text) else { throw corrupt("checkpoint \(last.1) is malformed") }
                 let manifest = try Manifest.decode(try await readObject(store, h))
-                for ref in manifest.segments {
-                    segments.append(try await SegmentReader.open(ref, store: store, cache: cache))
-                }
+                segments = try await SegmentReader.openAll(manifest.segments, store: store, cache: cache)
                 watermark = manifest.watermark
                 horizon = manifest.horizon
                 checkpointSeq = last.0
@@ -112,6 +114,12 @@ public final class Engine: Sendable {
             engine.scheduleMaintenanceIfNeeded()
             return engine
         }
+    }
+
+    /// `store` with transient failures of its idempotent operations retried, which
+    /// everything the engine does goes through.
+    static func retrying(_ store: any ObjectStore) -> any ObjectStore {
+        store is RetryingStore ? store : RetryingStore(store)
     }
 
     /// Waits until background flushes and compactions in progress have finished.
@@ -198,7 +206,7 @@ public final class Engine: Sendable {
         guard case .structural(let s) = entry.body else { return .data(try await mutations(of: entry) ?? MutationBatch()) }
         var readers: [SegmentReader] = []
         if entry.seq > reference.structureSeq {
-            for ref in s.adds { readers.append(try await SegmentReader.open(ref, store: store, cache: cache)) }
+            readers = try await SegmentReader.openAll(s.adds, store: store, cache: cache)
         }
         return .structural(readers)
     }
@@ -350,11 +358,21 @@ public final class Engine: Sendable {
 
     private func startPolling() {
         guard let interval = options.pollInterval else { return }
+        // Polls start at a fixed rate (not a fixed pause after each poll), so a commit is
+        // seen at most one interval plus one round trip after it lands.
         let task = Task { [weak self] in
+            let clock = ContinuousClock()
+            var next = clock.now + interval
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+                try? await Task.sleep(until: next, clock: clock)
+                next = max(next + interval, clock.now)
                 guard let self, !self.isClosed.load(ordering: .relaxed) else { return }
-                _ = try? await self.refresh()
+                do {
+                    _ = try await self.refresh()
+                    self.pollFailure.withLock { $0 = nil }
+                } catch {
+                    self.pollFailure.withLock { $0 = "\(error)" }
+                }
             }
         }
         poller.withLock { $0 = task }

@@ -21,12 +21,30 @@ final class SegmentReader: Sendable {
 
     var blockCount: Int { blockOffsets.count }
 
+    /// Opens several segments at once (their reads overlap), in the order given.
+    static func openAll(_ refs: [SegmentRef], store: any ObjectStore, cache: BlockCache) async throws -> [SegmentReader] {
+        if refs.count <= 1 { return try await refs.asyncMap { try await open($0, store: store, cache: cache) } }
+        return try await withThrowingTaskGroup(of: (Int, SegmentReader).self) { group in
+            for (i, ref) in refs.enumerated() {
+                group.addTask { (i, try await open(ref, store: store, cache: cache)) }
+            }
+            var out = [SegmentReader?](repeating: nil, count: refs.count)
+            for try await (i, r) in group { out[i] = r }
+            return out.map { $0! }
+        }
+    }
+
     /// Opens the segment, checking the footer's and metadata's checksums.
     static func open(_ ref: SegmentRef, store: any ObjectStore, cache: BlockCache) async throws -> SegmentReader {
         let key = StoreLayout.objectKey(ref.hash)
         let fs = SegmentWriter.footerSize
         guard ref.size >= fs else { throw corrupt("segment \(ref.hash) too small") }
-        let footer = try await store.get(key, range: (ref.size - fs)..<ref.size)
+        // One read of the object's end usually holds the footer, index, bloom filter and
+        // metadata together: one request instead of two on a remote store.
+        let guess = max(ref.size - fs - 32 << 10, 0)
+        let end = try await store.get(key, range: guess..<ref.size)
+        guard end.count == ref.size - guess else { throw corrupt("segment \(ref.hash): short read") }
+        let footer = Array(end.suffix(fs))
         guard footer.count == fs, Array(footer[44..<48]) == SegmentWriter.magic else {
             throw corrupt("segment \(ref.hash): bad footer")
         }
@@ -39,7 +57,9 @@ final class SegmentReader: Sendable {
         guard indexOffset + indexSize == bloomOffset, bloomOffset + bloomSize == metaOffset,
               metaOffset + metaSize == ref.size - fs, indexSize >= 4, bloomSize >= 8, metaSize >= 4
         else { throw corrupt("segment \(ref.hash): bad footer offsets") }
-        let tail = try await store.get(key, range: indexOffset..<(metaOffset + metaSize))
+        let tail = indexOffset >= guess
+            ? Array(end[(indexOffset - guess)..<(metaOffset + metaSize - guess)])
+            : try await store.get(key, range: indexOffset..<(metaOffset + metaSize))
         guard tail.count == metaOffset + metaSize - indexOffset else { throw corrupt("segment \(ref.hash): short read") }
         func region(_ start: Int, _ size: Int) throws -> [UInt8] {
             let s = start - indexOffset
@@ -197,4 +217,14 @@ final class SegmentReader: Sendable {
 
     /// The cached block `i` if present, without any I/O.
     func cachedBlock(_ i: Int) -> DecodedBlock? { cache.get(BlockCache.Key(segment: id, block: i)) }
+}
+
+extension Array {
+    /// Maps with an async transform, one element after another.
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(count)
+        for e in self { out.append(try await transform(e)) }
+        return out
+    }
 }

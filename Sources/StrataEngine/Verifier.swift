@@ -20,6 +20,7 @@ extension Engine {
     /// hash chain and sequence numbers, every checkpoint, every reference from the log
     /// to an object, and every block of every segment.
     public static func verify(_ store: any ObjectStore, branch: String = "main") async throws -> VerifyReport {
+        let store = retrying(store)
         var report = VerifyReport()
         let objects = try await storageErrors { try await store.listAll(prefix: StoreLayout.objectPrefix) }
         var good: Set<String> = []

@@ -19,6 +19,7 @@ public enum StoreLocation {
         if let s = store as? S3Store { return s }
         if let c = store as? DiskCachedStore { return s3Store(under: c.base) }
         if let f = store as? FaultInjectingStore { return s3Store(under: f.base) }
+        if let r = store as? RetryingStore { return s3Store(under: r.base) }
         return nil
     }
 }

@@ -67,17 +67,26 @@ func checkAfterCrashes(store: any ObjectStore, acked: [UInt64: [Mutation]], inFl
 @Suite(.serialized) struct CrashTests {
     /// A child process commits random transactions and is killed with SIGKILL at
     /// random moments; the database must hold every acknowledged commit.
-    @Test func sigkillAtRandomMomentsLosesNothingAcknowledged() async throws {
+    @Test(arguments: Place.allCases) func sigkillAtRandomMomentsLosesNothingAcknowledged(_ place: Place) async throws {
         let dir = temporaryDirectory()
-        let rounds = ProcessInfo.processInfo.environment["STRATA_CRASH_ROUNDS"].flatMap(Int.init) ?? 50
+        let db = try await place.makeLocation()
+        let rounds = ProcessInfo.processInfo.environment["STRATA_CRASH_ROUNDS"].flatMap(Int.init) ?? 40
         var acked: [UInt64: [Mutation]] = [:]
         var inFlight: [[Mutation]] = []
         var kills = 0
         for round in 0..<rounds {
             let child = try StrataChild(
-                ["debug", "crash-child", dir + "/db", "--seed", String(round)], output: dir + "/out-\(round).txt")
-            // Let it start and commit for a while; then kill it in the middle of whatever it does.
-            try await Task.sleep(for: .milliseconds(Int.random(in: 40...250)))
+                ["debug", "crash-child", db, "--seed", String(round)], output: dir + "/out-\(round).txt")
+            // Most rounds let it open the database and commit (however slow the machine is
+            // right now), then kill it in the middle of whatever it does; every fourth round
+            // kills it at a random moment, opening included.
+            if round % 4 != 0 {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while !child.lines.contains(where: { $0.hasPrefix("ACK ") }) && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 10...250)))
             await child.kill()
             kills += 1
             var lastTry: Substring?
@@ -94,14 +103,14 @@ func checkAfterCrashes(store: any ObjectStore, acked: [UInt64: [Mutation]], inFl
         }
         #expect(kills == rounds)
         #expect(acked.count > rounds, "the children committed too little to test anything")
-        try await checkAfterCrashes(store: try DirectoryStore(path: dir + "/db"), acked: acked, inFlight: inFlight)
+        try await checkAfterCrashes(store: try place.open(db), acked: acked, inFlight: inFlight)
     }
 
     /// The same through the fault-injecting store: the store "dies" after the Nth
     /// write (leaving a partial temporary file), at every point of the commit,
     /// flush and compaction paths.
-    @Test func crashPointsInTheStoreLoseNothingAcknowledged() async throws {
-        let dir = temporaryDirectory()
+    @Test(arguments: Place.allCases) func crashPointsInTheStoreLoseNothingAcknowledged(_ place: Place) async throws {
+        let db = try await place.makeLocation()
         var acked: [UInt64: [Mutation]] = [:]
         var inFlight: [[Mutation]] = []
         var options = smallOptions(checkpoint: 4, maxSegments: 2)
@@ -109,7 +118,7 @@ func checkAfterCrashes(store: any ObjectStore, acked: [UInt64: [Mutation]], inFl
         options.inlineBatchLimit = 200
         var n = 0
         for crashPoint in 1...60 {
-            let faulty = FaultInjectingStore(try DirectoryStore(path: dir))
+            let faulty = FaultInjectingStore(try place.open(db))
             faulty.crash(afterWrites: crashPoint % 13 + 1)
             let engine = try await Engine.open(faulty, options: options)
             while true {
@@ -133,6 +142,6 @@ func checkAfterCrashes(store: any ObjectStore, acked: [UInt64: [Mutation]], inFl
             await engine.close()
             #expect(faulty.hasCrashed)
         }
-        try await checkAfterCrashes(store: try DirectoryStore(path: dir), acked: acked, inFlight: inFlight)
+        try await checkAfterCrashes(store: try place.open(db), acked: acked, inFlight: inFlight)
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import StrataEngine
+import StrataLocalServers
 import StrataStore
+import Testing
 
 /// Bytes of a string, for readable tests.
 func b(_ s: String) -> [UInt8] { Array(s.utf8) }
@@ -36,4 +38,25 @@ func strataExecutable() -> URL {
     }
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
     return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("strata")
+}
+
+/// Where a test keeps its database: a local directory, or a fresh bucket on the
+/// test's moto server. Tests that must hold on both take it as an argument.
+enum Place: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case directory, s3
+    var testDescription: String { rawValue }
+
+    /// A new empty database location: the URL or path child processes and `Database.open` take.
+    func makeLocation(_ name: String = #function) async throws -> String {
+        switch self {
+        case .directory: return temporaryDirectory(name) + "/db"
+        case .s3:
+            let moto = try await MotoServer.shared()
+            // No disk cache: each process reads the bucket itself.
+            return moto.url(try await moto.makeBucket(), "&cache=none")
+        }
+    }
+
+    /// Opens a location made by ``makeLocation(_:)``.
+    func open(_ location: String) throws -> any ObjectStore { try StoreLocation.open(location) }
 }

@@ -1,0 +1,113 @@
+import Foundation
+import PropertyBased
+import StrataEngine
+import StrataLocalServers
+import StrataStore
+import Synchronization
+import Testing
+
+@Suite struct S3EngineTests {
+    /// The model-based test on a real bucket, through the fault-injecting wrapper:
+    /// transient errors on every kind of operation, slow replies, and replies lost
+    /// after a put or put-if-absent succeeded. Every read still agrees with the model.
+    @Test func randomInterleavingsAgreeWithTheModelOnS3WithFaults() async throws {
+        let moto = try await MotoServer.shared()
+        await propertyCheck(count: 4, input: Gen.int(in: 0...99_999).array(of: 20...60)) { ops in
+            do {
+                let faulty = FaultInjectingStore(S3Store(try await moto.makeBucket()))
+                faulty.add(.init([.putIfAbsent], action: .loseResponse, every: 5))
+                faulty.add(.init([.putIfAbsent], action: .fail(.transient("injected 503")), every: 7))
+                faulty.add(.init([.put], action: .loseResponse, every: 3))
+                faulty.add(.init([.get, .getRange], action: .fail(.transient("injected timeout")), every: 6))
+                faulty.add(.init([.get, .getRange, .list], action: .delay(.milliseconds(25)), every: 9))
+                faulty.add(.init([.list], action: .fail(.transient("injected reset")), every: 4))
+                let run = try await ModelRun(store: faulty, options: smallOptions())
+                for n in ops { try await run.step(n) }
+                try await run.checkEverything()
+                await run.engine.close()
+                await run.other?.close()
+            } catch {
+                Issue.record("unexpected error: \(error)")
+            }
+        }
+    }
+
+    /// A write acknowledged in process A is visible in process B (this one, polling)
+    /// within the poll interval plus one request round trip. The round trip is measured
+    /// while the test runs (a probe sends the poller's request, a GET of an absent key,
+    /// every 20 ms), since a loaded machine stretches it; the test has its own server.
+    @Test func replicasSeeEachOthersCommitsWithinThePollInterval() async throws {
+        let moto = try await MotoServer.start()
+        defer { moto.stop() }
+        let db = moto.url(try await moto.makeBucket(), "&cache=none")
+        var options = EngineOptions()
+        let poll = Duration.milliseconds(200)
+        options.pollInterval = poll
+        let reader = try await Engine.open(try StoreLocation.open(db), options: options)
+        let probe = StoreLocation.s3Store(under: try StoreLocation.open(db))!
+        let probes = Mutex<[(start: UInt64, end: UInt64)]>([])
+        let prober = Task {
+            while !Task.isCancelled {
+                let start = wallMicrosNow()
+                _ = try? await probe.getIfPresent("log/main/99999999999999999999")
+                let end = wallMicrosNow()
+                probes.withLock { $0.append((start, end)) }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let dir = temporaryDirectory()
+        let writer = try StrataChild(["debug", "writer", db, "--count", "12", "--interval-ms", "250"], output: dir + "/w.txt")
+        var seen: [UInt64: UInt64] = [:]  // head -> wall micros when the reader first had it
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let head = reader.head
+            if seen[head] == nil { seen[head] = wallMicrosNow() }
+            let acks = writer.lines.filter { $0.hasPrefix("ACK ") }
+            if acks.count == 12, head >= UInt64(acks.last!.split(separator: " ")[1])! { break }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        prober.cancel()
+        #expect(await writer.wait() == 0)
+        let pollMicros = Int(poll.components.seconds) * 1_000_000 + Int(poll.components.attoseconds / 1_000_000_000_000)
+        var checked = 0
+        for line in writer.lines where line.hasPrefix("ACK ") {
+            let parts = line.split(separator: " ")
+            let seq = UInt64(parts[1])!, acked = UInt64(parts[2])!
+            guard let at = seen.filter({ $0.key >= seq }).map(\.value).min() else {
+                Issue.record("the reader never saw commit \(seq)")
+                continue
+            }
+            // The slowest round trip of the probes that overlapped this commit's wait.
+            let trip = probes.withLock { p in
+                p.filter { $0.end >= acked && $0.start <= at }.map { Int($0.end - $0.start) }.max() ?? 0
+            }
+            let lag = Int(at) - Int(acked)
+            // 30 ms for scheduling two processes on two busy cores.
+            #expect(lag <= pollMicros + trip + 30_000, "commit \(seq) seen after \(lag) us; round trip then \(trip) us")
+            checked += 1
+        }
+        #expect(checked == 12)
+        #expect(reader.lastPollError == nil)
+        await reader.close()
+
+        // When nothing changed, a refresh costs one GET and reads cost none.
+        let store = try StoreLocation.open(db)
+        let s3 = StoreLocation.s3Store(under: store)!
+        var quiet = EngineOptions()
+        quiet.automaticMaintenance = false
+        let other = try await Engine.open(store, options: quiet)
+        try await other.flush()
+        _ = try await other.scan(.prefix(Array("lag/".utf8)))
+        let before = s3.statistics
+        try await other.refresh()
+        #expect(try await other.scan(.prefix(Array("lag/".utf8))).count == 12)
+        #expect(s3.statistics.requests - before.requests == 1 && s3.statistics.gets - before.gets == 1)
+        await other.close()
+    }
+}
+
+func wallMicrosNow() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
+}
