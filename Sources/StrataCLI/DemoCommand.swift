@@ -6,7 +6,7 @@ import Strata
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Run SQL with time travel on a local database (default ./strata-data), then verify it.")
-    @Argument(help: "Database directory.") var db: String = "./strata-data"
+    @Argument(help: "Database: a directory or s3://bucket/prefix?endpoint=...&region=...") var db: String = "./strata-data"
 
     func run() async throws {
         let database = try await Database.open(db)

@@ -13,7 +13,7 @@ struct KVCommand: AsyncParsableCommand {
             strata kv DB history KEY        every version, newest first
             """)
 
-    @Argument(help: "Database directory.") var db: String
+    @Argument(help: "Database: a directory or s3://bucket/prefix?endpoint=...&region=...") var db: String
     @Argument(help: "put, get, delete, scan or history.") var verb: String
     @Argument(help: "The verb's key, value or prefix.") var operands: [String] = []
     @Option(help: "Read the state after this commit sequence number.") var at: UInt64?
@@ -58,7 +58,7 @@ struct KVCommand: AsyncParsableCommand {
 struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log", abstract: "List the commit log: sequence, timestamp, writer, hash, kind.")
-    @Argument(help: "Database directory.") var db: String
+    @Argument(help: "Database: a directory or s3://bucket/prefix?endpoint=...&region=...") var db: String
     @Option(help: "Start at this sequence number.") var from: UInt64 = 1
 
     func run() async throws {
@@ -74,7 +74,7 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every object's hash, the log's hash chain and every segment; exit 1 naming what is wrong.")
-    @Argument(help: "Database directory.") var db: String
+    @Argument(help: "Database: a directory or s3://bucket/prefix?endpoint=...&region=...") var db: String
 
     func run() async throws {
         let store = try openStore(db)
