@@ -86,6 +86,15 @@ public final class Database: Sendable {
         }
     }
 
+    /// Row changes committed after version `since`, by this process and every other one
+    /// on the store, in commit order: each inserted, updated or deleted row with its
+    /// table, commit version and time. Iteration waits for new commits (polling the
+    /// store every `pollInterval`) until the task is cancelled; commits are read as the
+    /// consumer asks for them, so a slow consumer loses nothing and nothing piles up.
+    public func changes(since: UInt64, pollInterval: Duration = .milliseconds(100)) -> RowChangeFeed {
+        RowChangeFeed(engine: engine, feed: engine.changes(since: since, pollInterval: pollInterval))
+    }
+
     /// Runs `body` in one serializable transaction and commits it. When another commit
     /// conflicts (SQLSTATE 40001) the whole body runs again, up to `maxAttempts` times,
     /// so it must not have side effects outside the database.
@@ -134,5 +143,31 @@ public final class DatabaseTransaction {
     /// Runs a query in the transaction and decodes its rows.
     public func query<T: Decodable>(_ type: T.Type, _ sql: String, _ parameters: [SQLValue] = []) async throws -> [T] {
         try await query(sql, parameters).map { try $0.decode(T.self) }
+    }
+}
+
+/// The row changes after a version, as an `AsyncSequence` (see ``Database/changes(since:pollInterval:)``).
+public struct RowChangeFeed: AsyncSequence, Sendable {
+    /// Each element is one changed row.
+    public typealias Element = RowChange
+    let engine: Engine
+    let feed: ChangeFeed
+
+    public func makeAsyncIterator() -> Iterator { Iterator(engine: engine, commits: feed.makeAsyncIterator()) }
+
+    /// Decodes one commit at a time and hands out its rows.
+    public struct Iterator: AsyncIteratorProtocol {
+        let engine: Engine
+        var commits: ChangeFeed.Iterator
+        var pending: [RowChange] = []
+
+        /// The next changed row, waiting for a commit if needed; nil when the task is cancelled.
+        public mutating func next() async throws -> RowChange? {
+            while pending.isEmpty {
+                guard let change = try await commits.next() else { return nil }
+                pending = try await RowChangeDecoder.decode(change, engine: engine).reversed()
+            }
+            return pending.removeLast()
+        }
     }
 }
