@@ -9,6 +9,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing: ${need_apt[*]}"
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
+# The S3 tests start a real S3-compatible server: Python's moto.
+if ! command -v python3 >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-pip
+fi
+if ! python3 -c 'import moto.server, flask, werkzeug' 2>/dev/null; then
+    echo "installing: moto[server]"
+    python3 -m pip install -q 'moto[server]' || python3 -m pip install -q --break-system-packages 'moto[server]'
+fi
 export PATH="/opt/swift/usr/bin:$PATH"
 
 # Tests write their databases under TMPDIR: give them their own, removed afterwards.

@@ -31,6 +31,8 @@ public struct RowChange: Sendable, Equatable {
 public enum RowChangeDecoder {
     /// The row changes of `change`, in key order (table by table).
     public static func decode(_ change: Change, engine: Engine) async throws -> [RowChange] {
+        // The feed reads the log directly and may be ahead of this engine's state.
+        if engine.head < change.seq { try await engine.refresh() }
         let snapshot = try engine.snapshot(at: change.seq)
         let catalog = try Catalog.decode(try await snapshot.scan(KeyRange.prefix(KeyLayout.catalogPrefix), limit: .max))
         var byPrefix: [[UInt8]: TableInfo] = [:]
