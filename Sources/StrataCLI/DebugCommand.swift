@@ -6,7 +6,7 @@ import StrataEngine
 struct DebugCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "debug", abstract: "Workloads for the crash and multi-process tests.",
-        shouldDisplay: false, subcommands: [CrashChild.self, Bank.self, Writer.self])
+        shouldDisplay: false, subcommands: [CrashChild.self, Bank.self, Writer.self, Watch.self])
 
     /// Commits random transactions forever, printing `TRY` before and `ACK` after each commit.
     struct CrashChild: AsyncParsableCommand {
@@ -139,6 +139,50 @@ struct DebugCommand: AsyncParsableCommand {
             }
             await engine.close()
         }
+    }
+}
+
+/// The reader of the replica-lag test: polls the log every `--poll-ms`, printing
+/// `SEEN head micros` whenever its head moves, and measures the poller's round trip
+/// meanwhile (a GET of an absent log key every 20 ms), printing `TRIP start end`.
+/// Stops once the head reaches `--until` or after `--seconds`.
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "watch")
+    @Argument var db: String
+    @Option(name: .customLong("poll-ms")) var pollMs: Int = 200
+    @Option var until: UInt64
+    @Option var seconds: Double = 60
+
+    func run() async throws {
+        var options = EngineOptions()
+        options.pollInterval = .milliseconds(pollMs)
+        let store = try openStore(db)
+        let engine = try await Engine.open(store, options: options)
+        let prober = Task {
+            while !Task.isCancelled {
+                let start = wallMicros()
+                _ = try? await store.getIfPresent("log/main/99999999999999999999")
+                print("TRIP \(start) \(wallMicros())")
+                fflush(nil)
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        print("SEEN \(engine.head) \(wallMicros())")
+        fflush(nil)
+        var last = engine.head
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while last < until && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+            let head = engine.head
+            if head != last {
+                print("SEEN \(head) \(wallMicros())")
+                fflush(nil)
+                last = head
+            }
+        }
+        prober.cancel()
+        if let e = engine.lastPollError { print("POLL-ERROR \(e)") }
+        await engine.close()
     }
 }
 

@@ -4,8 +4,8 @@ import StrataStore
 /// A real S3-compatible server for tests and benchmarks: Python's `moto` in server
 /// mode on 127.0.0.1 and a free port, started once per process.
 ///
-/// The server runs under a small shell that kills it once this process is gone, so
-/// it stops when the process exits however it exits.
+/// A watchdog thread in the server ends it once this process is gone, so it stops
+/// when the process exits however it exits.
 public final class MotoServer: Sendable {
     /// `http://127.0.0.1:PORT`.
     public let endpoint: String
@@ -25,12 +25,23 @@ public final class MotoServer: Sendable {
     public static func start() async throws -> MotoServer {
         let port = try freePort()
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        // The shell stops moto as soon as this process is gone, however it ended.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // A watchdog thread ends the server as soon as this process is gone (its parent
+        // changes), however this process ended.
         p.arguments = [
-            "-c",
-            "python3 -m moto.server -H 127.0.0.1 -p \(port) >/dev/null 2>&1 & pid=$!; trap 'kill $pid; exit' TERM; "
-                + "while kill -0 \(getpid()) 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done; kill $pid 2>/dev/null; wait $pid",
+            "python3", "-c",
+            """
+            import os, sys, threading, time
+            from moto.server import main
+            parent = os.getppid()
+            def watch():
+                while os.getppid() == parent:
+                    time.sleep(0.3)
+                os._exit(0)
+            threading.Thread(target=watch, daemon=True).start()
+            main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+            """,
+            String(port),
         ]
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
