@@ -35,7 +35,7 @@ let package = Package(
             name: "StrataEngine",
             dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "StrataSQL", dependencies: ["StrataEngine", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "StrataSQL", dependencies: ["StrataEngine", "StrataStore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Strata", dependencies: ["StrataSQL", "StrataEngine", "StrataStore"]),
         .target(name: "StrataLocalServers", dependencies: ["StrataStore"]),
         .target(name: "StrataSLT", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
