@@ -82,8 +82,10 @@ public final class MotoServer: Sendable {
 
     /// Stops the server.
     public func stop() {
-        process.terminate()
-        process.waitUntilExit()
+        // SIGKILL, and no waiting: moto's server does not always end on SIGTERM, and
+        // `Process.waitUntilExit` spins a run loop that, on a cooperative thread, never
+        // sees the exit (a fresh-clone CI run hung here for 20 minutes).
+        kill(process.processIdentifier, SIGKILL)
     }
 
     static func freePort() throws -> Int {
