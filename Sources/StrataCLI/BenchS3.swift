@@ -3,7 +3,6 @@ import Foundation
 import StrataEngine
 import StrataLocalServers
 import StrataStore
-import Synchronization
 
 extension BenchCommand {
     /// `strata bench s3`: durable commits on an S3-compatible server against bare PUTs
@@ -49,7 +48,7 @@ extension BenchCommand {
             var value = [UInt8](repeating: 0x61, count: 100)
             var commitTimes: [Double] = [], putTimes: [Double] = []
             let clock = ContinuousClock()
-            let entrySize = Mutex(0)
+            var entrySize = 0
             for i in 0..<latencyCount {
                 value[0] = UInt8(i % 251)
                 let key = Array("row/\(i)".utf8)
@@ -57,10 +56,9 @@ extension BenchCommand {
                 let seq = try await engine.put(key, value)
                 commitTimes.append(seconds(clock.now - t0))
                 if i == 0 {
-                    let size = try await s3.get("log/main/" + String(format: "%020llu", seq)).count
-                    entrySize.withLock { $0 = size }
+                    entrySize = try await s3.get("log/main/" + String(format: "%020llu", seq)).count
                 }
-                let body = [UInt8](repeating: UInt8(i % 251), count: entrySize.withLock { $0 })
+                let body = [UInt8](repeating: UInt8(i % 251), count: entrySize)
                 let t1 = clock.now
                 try await s3.put("bench/put/\(i)", body)
                 putTimes.append(seconds(clock.now - t1))
@@ -72,7 +70,7 @@ extension BenchCommand {
             report("s3.commit.p99", ms(percentile(commitTimes, 0.99)), "put", ms(percentile(putTimes, 0.99)), unit: "ms")
             report("s3.commit.requests", Double(after.requests - before.requests) / 50, "put", 1, unit: "")
             report(
-                "s3.commit.bytes", Double(after.bytesSent - before.bytesSent) / 50, "put", Double(entrySize.withLock { $0 }),
+                "s3.commit.bytes", Double(after.bytesSent - before.bytesSent) / 50, "put", Double(entrySize),
                 unit: "")
             await engine.close()
 
@@ -88,7 +86,7 @@ extension BenchCommand {
                     _ = try await e.put(Array("w\(w)/\(n)".utf8), row)
                 }
                 await e.close()
-                let size = entrySize.withLock { $0 }
+                let size = entrySize
                 let puts = try await rate(writers: writers, seconds: duration) { w, n in
                     try await s3.put("bench/tput/\(writers)/\(w)/\(n)", [UInt8](repeating: 1, count: size))
                 }

@@ -28,8 +28,8 @@ extension Engine {
         let source = retrying(source), destination = retrying(destination)
         return try await storageErrors {
             var report = BackupReport()
-            let logs = try await source.listAll(prefix: "log/")
-            let checkpoints = try await source.listAll(prefix: "ckpt/")
+            let logs = try await source.listAll(prefix: StoreLayout.logRoot)
+            let checkpoints = try await source.listAll(prefix: StoreLayout.checkpointRoot)
             let objects = try await source.listAll(prefix: StoreLayout.objectPrefix)
             let present = Set(try await destination.listAll(prefix: StoreLayout.objectPrefix).map(\.key))
 
@@ -41,7 +41,7 @@ extension Engine {
                     let o = missing[next]
                     next += 1
                     group.addTask {
-                        guard let h = ContentHash(hex: String(o.key.dropFirst(StoreLayout.objectPrefix.count))) else {
+                        guard let h = StoreLayout.hash(fromObjectKey: o.key) else {
                             throw corrupt("\(o.key): not a content-addressed object name")
                         }
                         let bytes = try await readObject(source, h)
@@ -61,11 +61,11 @@ extension Engine {
             var byBranch: [String: [(UInt64, String)]] = [:]
             for l in logs {
                 let parts = l.key.split(separator: "/")
-                guard parts.count == 3, let seq = UInt64(parts[2]) else { continue }
+                guard parts.count == 3, let seq = StoreLayout.seq(fromKey: l.key) else { continue }
                 byBranch[String(parts[1]), default: []].append((seq, l.key))
             }
             report.branches = byBranch.keys.sorted()
-            let copiedLogs = Set(try await destination.listAll(prefix: "log/").map(\.key))
+            let copiedLogs = Set(try await destination.listAll(prefix: StoreLayout.logRoot).map(\.key))
             for (_, entries) in byBranch {
                 let sorted = entries.sorted { $0.0 < $1.0 }
                 // Entries the destination has are skipped; the newest of them is compared,

@@ -188,12 +188,20 @@ struct Manifest: Equatable, Sendable {
 
 /// Where things live in the object store.
 enum StoreLayout {
-    static func logPrefix(_ branch: String) -> String { "log/\(branch)/" }
-    static func logKey(_ branch: String, _ seq: UInt64) -> String { "log/\(branch)/\(seq.paddedDecimal)" }
-    static func checkpointPrefix(_ branch: String) -> String { "ckpt/\(branch)/" }
-    static func checkpointKey(_ branch: String, _ seq: UInt64) -> String { "ckpt/\(branch)/\(seq.paddedDecimal)" }
+    /// The logs of every branch (`log/BRANCH/SEQ`).
+    static let logRoot = "log/"
+    /// The checkpoint pointers of every branch (`ckpt/BRANCH/SEQ`).
+    static let checkpointRoot = "ckpt/"
+    static func logPrefix(_ branch: String) -> String { "\(logRoot)\(branch)/" }
+    static func logKey(_ branch: String, _ seq: UInt64) -> String { "\(logPrefix(branch))\(seq.paddedDecimal)" }
+    static func checkpointPrefix(_ branch: String) -> String { "\(checkpointRoot)\(branch)/" }
+    static func checkpointKey(_ branch: String, _ seq: UInt64) -> String { "\(checkpointPrefix(branch))\(seq.paddedDecimal)" }
     static let objectPrefix = "obj/"
-    static func objectKey(_ h: ContentHash) -> String { "obj/\(h.hex)" }
+    static func objectKey(_ h: ContentHash) -> String { "\(objectPrefix)\(h.hex)" }
+    /// The content hash an object key names; nil when the key is not `obj/` and 64 hex digits.
+    static func hash(fromObjectKey key: String) -> ContentHash? {
+        key.hasPrefix(objectPrefix) ? ContentHash(hex: String(key.dropFirst(objectPrefix.count))) : nil
+    }
 
     static func seq(fromKey key: String) -> UInt64? {
         guard let slash = key.lastIndex(of: "/") else { return nil }

@@ -23,8 +23,7 @@ final class SegmentReader: Sendable {
 
     /// Opens several segments at once (their reads overlap), in the order given.
     static func openAll(_ refs: [SegmentRef], store: any ObjectStore, cache: BlockCache) async throws -> [SegmentReader] {
-        if refs.count <= 1 { return try await refs.asyncMap { try await open($0, store: store, cache: cache) } }
-        return try await withThrowingTaskGroup(of: (Int, SegmentReader).self) { group in
+        try await withThrowingTaskGroup(of: (Int, SegmentReader).self) { group in
             for (i, ref) in refs.enumerated() {
                 group.addTask { (i, try await open(ref, store: store, cache: cache)) }
             }
@@ -217,14 +216,4 @@ final class SegmentReader: Sendable {
 
     /// The cached block `i` if present, without any I/O.
     func cachedBlock(_ i: Int) -> DecodedBlock? { cache.get(BlockCache.Key(segment: id, block: i)) }
-}
-
-extension Array {
-    /// Maps with an async transform, one element after another.
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        out.reserveCapacity(count)
-        for e in self { out.append(try await transform(e)) }
-        return out
-    }
 }

@@ -26,7 +26,7 @@ extension Engine {
         var good: Set<String> = []
         for o in objects {
             report.objects += 1
-            guard let h = ContentHash(hex: String(o.key.dropFirst(StoreLayout.objectPrefix.count))) else {
+            guard let h = StoreLayout.hash(fromObjectKey: o.key) else {
                 report.problems.append("\(o.key): not a content-addressed object name")
                 continue
             }

@@ -62,7 +62,7 @@ public final class DiskCachedStore: ObjectStore {
 
     public func get(_ key: String) async throws -> [UInt8] {
         guard cacheable(key) else { return try await base.get(key) }
-        let file = path(key, "all")
+        let file = fileStem(key) + "all"
         if let bytes = read(file) {
             hitCount.add(1, ordering: .relaxed)
             return bytes
@@ -75,12 +75,13 @@ public final class DiskCachedStore: ObjectStore {
 
     public func get(_ key: String, range: Range<Int>) async throws -> [UInt8] {
         guard cacheable(key), range.lowerBound >= 0, !range.isEmpty else { return try await base.get(key, range: range) }
-        if let whole = read(path(key, "all")) {
+        let files = fileStem(key)
+        if let whole = read(files + "all") {
             hitCount.add(1, ordering: .relaxed)
             return Array(whole[try clamp(range, size: whole.count)])
         }
         let first = range.lowerBound / chunkSize, last = (range.upperBound - 1) / chunkSize
-        var chunks: [[UInt8]?] = (first...last).map { read(path(key, String($0))) }
+        var chunks: [[UInt8]?] = (first...last).map { read(files + String($0)) }
         if chunks.allSatisfy({ $0 != nil }) {
             hitCount.add(1, ordering: .relaxed)
         } else {
@@ -100,7 +101,7 @@ public final class DiskCachedStore: ObjectStore {
                     let start = (c - i) * chunkSize
                     let part = start < fetched.count ? Array(fetched[start..<min(fetched.count, start + chunkSize)]) : []
                     chunks[c] = part
-                    store(part, at: path(key, String(first + c)))
+                    store(part, at: files + String(first + c))
                     if part.count < chunkSize { break }  // the object ends in this chunk
                 }
                 i = j + 1
@@ -121,7 +122,7 @@ public final class DiskCachedStore: ObjectStore {
     public func put(_ key: String, _ bytes: [UInt8]) async throws {
         try await base.put(key, bytes)
         // Objects just written (segments, batches) are usually read soon after.
-        if cacheable(key) { store(bytes, at: path(key, "all")) }
+        if cacheable(key) { store(bytes, at: fileStem(key) + "all") }
     }
 
     public func putIfAbsent(_ key: String, _ bytes: [UInt8]) async throws {
@@ -135,17 +136,20 @@ public final class DiskCachedStore: ObjectStore {
     public func delete(_ key: String) async throws {
         try await base.delete(key)
         guard cacheable(key) else { return }
-        unlink(path(key, "all"))
+        let files = fileStem(key)
+        unlink(files + "all")
         var c = 0
-        while unlink(path(key, String(c))) == 0 { c += 1 }
+        while unlink(files + String(c)) == 0 { c += 1 }
     }
 
     // MARK: Files
 
-    /// `DIR/ab/<sha256 of key>.<part>`: fixed-length names whatever the key.
-    private func path(_ key: String, _ part: String) -> String {
+    /// `DIR/ab/<rest of the key's sha256>.`: the files of `key` are this followed by
+    /// `all` (the whole object) or a chunk number. Fixed-length names whatever the key;
+    /// hashed once per call, not once per chunk.
+    private func fileStem(_ key: String) -> String {
         let hex = SigV4Signer.hex(Array(SHA256.hash(data: Array(key.utf8))))
-        return "\(directory)/\(hex.prefix(2))/\(hex.dropFirst(2)).\(part)"
+        return "\(directory)/\(hex.prefix(2))/\(hex.dropFirst(2))."
     }
 
     /// The file's bytes if it is whole (its CRC matches); a damaged file is removed.

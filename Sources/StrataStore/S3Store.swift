@@ -117,8 +117,12 @@ public final class S3Store: ObjectStore {
         guard range.lowerBound >= 0 else { throw StoreError.permanent("negative range start") }
         if range.isEmpty {
             // A zero-length range cannot be asked for; still report an absent object.
-            _ = try await send(.GET, key: key, headers: [("range", "bytes=0-0")], counter: .get, expect: [200, 206, 416])
-            return []
+            let r = try await send(.GET, key: key, headers: [("range", "bytes=0-0")], counter: .get)
+            switch r.status {
+            case 200, 206, 416: return []
+            case 404: throw StoreError.notFound(key)
+            default: throw failure(r, what: "get \(key) range")
+            }
         }
         let r = try await send(
             .GET, key: key, headers: [("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")], counter: .get)
@@ -233,7 +237,7 @@ public final class S3Store: ObjectStore {
     /// that are safe to repeat.
     private func send(
         _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
-        body: [UInt8] = [], counter: Operation, expect: Set<Int>? = nil
+        body: [UInt8] = [], counter: Operation
     ) async throws -> Response {
         var attempt = 0
         while true {
@@ -241,10 +245,6 @@ public final class S3Store: ObjectStore {
             var lastError: String
             do {
                 let r = try await sendOnce(method, key: key, query: query, headers: headers, body: body, counter: counter)
-                if let expect, !expect.contains(r.status) {
-                    if r.status == 404 { throw StoreError.notFound(key ?? configuration.bucket) }
-                    throw failure(r, what: "\(method) \(key ?? "")")
-                }
                 if r.status != 429 && r.status < 500 { return r }
                 lastError = "HTTP \(r.status) \(r.code ?? "")"
             } catch let e as StoreError {
@@ -284,8 +284,7 @@ public final class S3Store: ObjectStore {
         counters.requests.add(1, ordering: .relaxed)
         counters.count(counter)
         counters.bytesSent.add(body.count, ordering: .relaxed)
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
-            + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
+        let deadline = NIODeadline.now() + TimeAmount(configuration.requestTimeout)
         let response = try await Self.client.execute(request, deadline: deadline)
         let expected = response.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
         var bytes = [UInt8]()
