@@ -37,7 +37,13 @@ let package = Package(
         ),
         .target(name: "StrataSQL", dependencies: ["StrataEngine", "StrataStore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Strata", dependencies: ["StrataSQL", "StrataEngine", "StrataStore"]),
-        .target(name: "StrataLocalServers", dependencies: ["StrataStore"]),
+        .target(
+            name: "StrataLocalServers",
+            dependencies: [
+                "StrataStore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(name: "StrataSLT", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .executableTarget(

@@ -23,6 +23,10 @@ public struct S3Configuration: Sendable, Equatable {
     public var port: Int?
     /// Path-style addressing (`host/bucket/key`) instead of virtual-hosted (`bucket.host/key`).
     public var pathStyle: Bool
+    /// The IP address to connect to instead of resolving the host name, as `curl --resolve`
+    /// does; requests still name the host in their `Host` header (and signature). For an
+    /// endpoint whose names do not resolve, such as virtual-hosted buckets on a local server.
+    public var address: String?
     /// The region requests are signed for.
     public var region: String
     /// The credentials; nil sends unsigned requests (a public bucket, or a test server).
@@ -35,6 +39,12 @@ public struct S3Configuration: Sendable, Equatable {
     public var cacheDirectory: String?
     /// The disk cache's size limit in bytes.
     public var cacheBytes = 1 << 30
+    /// Objects larger than this go up as multipart uploads.
+    public var multipartThreshold = 16 << 20
+    /// The size of each part of a multipart upload (S3 requires at least 5 MiB).
+    public var partSize = 8 << 20
+    /// Parts of one upload in flight at once.
+    public var partConcurrency = 4
     /// Keys asked for per ListObjectsV2 request (S3 returns at most 1000); longer
     /// listings follow the server's continuation token.
     public var listPageSize = 1000
@@ -60,7 +70,8 @@ public struct S3Configuration: Sendable, Equatable {
     /// Parses `s3://bucket[/prefix][?name=value&...]`. Query parameters: `endpoint`,
     /// `region`, `addressing` (`path` or `virtual`), `access_key_id`,
     /// `secret_access_key`, `session_token`, `timeout` (seconds), `attempts`,
-    /// `cache` (a directory, or `none`) and `cache_size` (bytes; `K`, `M`, `G` suffixes).
+    /// `cache` (a directory, or `none`), `cache_size` (bytes; `K`, `M`, `G` suffixes) and
+    /// `address` (an IP address to connect to instead of resolving the endpoint's host; http only).
     /// Values the URL omits come from `environment` (the process's by default).
     public static func parse(_ url: String, environment: [String: String]? = nil) throws -> S3Configuration {
         let env = environment ?? processEnvironment()
@@ -79,7 +90,7 @@ public struct S3Configuration: Sendable, Equatable {
         }
         let known: Set = [
             "endpoint", "region", "addressing", "access_key_id", "secret_access_key", "session_token", "timeout",
-            "attempts", "cache", "cache_size",
+            "attempts", "cache", "cache_size", "address",
         ]
         if let unknown = params.keys.first(where: { !known.contains($0) }) {
             throw StoreError.permanent("unknown parameter '\(unknown)' in \(url); known: \(known.sorted().joined(separator: ", "))")
@@ -113,6 +124,17 @@ public struct S3Configuration: Sendable, Equatable {
             guard let seconds = Double(t), seconds > 0 else { throw StoreError.permanent("timeout must be a positive number of seconds") }
             config.requestTimeout = .milliseconds(Int(seconds * 1000))
         }
+        if let address = params["address"] {
+            guard config.scheme == "http" else {
+                // TLS would check the certificate against the address, not the host it names.
+                throw StoreError.permanent("address= works with http endpoints only")
+            }
+            var buffer = in6_addr()
+            guard inet_pton(AF_INET, address, &buffer) == 1 || inet_pton(AF_INET6, address, &buffer) == 1 else {
+                throw StoreError.permanent("address '\(address)' is not an IP address")
+            }
+            config.address = address
+        }
         if let a = params["attempts"] {
             guard let n = Int(a), n >= 1 else { throw StoreError.permanent("attempts must be at least 1") }
             config.maxAttempts = n
@@ -144,9 +166,14 @@ public struct S3Configuration: Sendable, Equatable {
         return base + "/" + S3URI.encode(prefix + key, keepSlash: true)
     }
 
-    /// The absolute URL of a request path.
+    /// The absolute URL of a request path: at ``address`` when one is set, else at the ``hostHeader`` name.
     public func url(path: String, query: [(String, String)]) -> String {
-        var u = "\(scheme)://\(hostHeader)\(path)"
+        var authority = hostHeader
+        if let address {
+            let a = address.contains(":") ? "[\(address)]" : address
+            authority = port.map { "\(a):\($0)" } ?? a
+        }
+        var u = "\(scheme)://\(authority)\(path)"
         if !query.isEmpty {
             u += "?" + query.map { S3URI.encode($0.0, keepSlash: false) + "=" + S3URI.encode($0.1, keepSlash: false) }
                 .joined(separator: "&")

@@ -138,8 +138,57 @@ public final class S3Store: ObjectStore {
 
     public func put(_ key: String, _ bytes: [UInt8]) async throws {
         try validateKey(key)
+        if bytes.count > configuration.multipartThreshold { return try await putInParts(key, bytes) }
         let r = try await send(.PUT, key: key, body: bytes, counter: .put)
         guard r.status == 200 else { throw failure(r, what: "put \(key)") }
+    }
+
+    /// Uploads a large object as a multipart upload, parts in parallel: one stream per
+    /// part instead of one for the whole object, and a failed part is sent again alone.
+    /// The upload is aborted (its parts deleted) when it cannot be completed.
+    private func putInParts(_ key: String, _ bytes: [UInt8]) async throws {
+        let created = try await send(.POST, key: key, query: [("uploads", "")], counter: .put)
+        guard created.status == 200,
+            let uploadID = XMLScan.element("UploadId", in: String(decoding: created.body, as: UTF8.self)[...])
+        else { throw failure(created, what: "start a multipart upload of \(key)") }
+        do {
+            // S3 allows at most 10,000 parts of at least 5 MiB (all but the last).
+            let partSize = max(configuration.partSize, 5 << 20, (bytes.count + 9_999) / 10_000)
+            let parts = (bytes.count + partSize - 1) / partSize
+            var etags = [String](repeating: "", count: parts)
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for part in 0..<parts {
+                    if part >= configuration.partConcurrency, let (done, etag) = try await group.next() { etags[done] = etag }
+                    let body = Array(bytes[part * partSize..<min(bytes.count, (part + 1) * partSize)])
+                    group.addTask {
+                        let query = [("partNumber", String(part + 1)), ("uploadId", uploadID)]
+                        let r = try await self.send(.PUT, key: key, query: query, body: body, counter: .put)
+                        guard r.status == 200, let etag = r.etag else { throw self.failure(r, what: "upload part \(part + 1) of \(key)") }
+                        return (part, etag)
+                    }
+                }
+                for try await (done, etag) in group { etags[done] = etag }
+            }
+            var xml = "<CompleteMultipartUpload>"
+            for (i, etag) in etags.enumerated() {
+                xml += "<Part><PartNumber>\(i + 1)</PartNumber><ETag>\(XMLScan.escape(etag))</ETag></Part>"
+            }
+            xml += "</CompleteMultipartUpload>"
+            let r = try await send(.POST, key: key, query: [("uploadId", uploadID)], body: Array(xml.utf8), counter: .put)
+            // S3 may answer 200 and still report an error in the body.
+            if r.status == 200, S3ErrorDocument.code(in: r.body) == nil { return }
+            // A retried completion finds the upload gone when an earlier attempt completed it.
+            if r.code == "NoSuchUpload",
+                let found = try await list(prefix: key, startAfter: nil, limit: 1).objects.first,
+                found.key == key, found.size == bytes.count
+            {
+                return
+            }
+            throw failure(r, what: "complete the multipart upload of \(key)")
+        } catch {
+            _ = try? await send(.DELETE, key: key, query: [("uploadId", uploadID)], counter: .delete)
+            throw error
+        }
     }
 
     public func putIfAbsent(_ key: String, _ bytes: [UInt8]) async throws {
@@ -228,6 +277,8 @@ public final class S3Store: ObjectStore {
     struct Response {
         var status: Int
         var body: [UInt8]
+        /// The `ETag` header (an uploaded part's, for completing a multipart upload).
+        var etag: String?
         /// The `<Code>` of an S3 error document, when there is one.
         var code: String? { status >= 300 ? S3ErrorDocument.code(in: body) : nil }
     }
@@ -268,7 +319,7 @@ public final class S3Store: ObjectStore {
         let path = configuration.path(for: key)
         var headers: [(String, String)] = [("host", configuration.hostHeader)]
         headers.append(contentsOf: extra)
-        if method == .PUT { headers.append(("content-length", String(body.count))) }
+        if method == .PUT || method == .POST { headers.append(("content-length", String(body.count))) }
         if let signer {
             // Small bodies are signed; large ones are sent as UNSIGNED-PAYLOAD (hashing
             // 64 MiB costs more than the request), and their content hash is checked on read.
@@ -280,7 +331,7 @@ public final class S3Store: ObjectStore {
         var request = HTTPClientRequest(url: configuration.url(path: path, query: query))
         request.method = method
         for (name, value) in headers where name != "content-length" { request.headers.add(name: name, value: value) }
-        if method == .PUT { request.body = .bytes(body) }
+        if method == .PUT || method == .POST { request.body = .bytes(body) }
         counters.requests.add(1, ordering: .relaxed)
         counters.count(counter)
         counters.bytesSent.add(body.count, ordering: .relaxed)
@@ -294,7 +345,7 @@ public final class S3Store: ObjectStore {
             chunk.withUnsafeReadableBytes { bytes.append(contentsOf: $0) }
         }
         counters.bytesReceived.add(bytes.count, ordering: .relaxed)
-        return Response(status: Int(response.status.code), body: bytes)
+        return Response(status: Int(response.status.code), body: bytes, etag: response.headers.first(name: "etag"))
     }
 
     /// Sleeps before attempt `attempt + 1`: full jitter over 20 ms doubling, capped at 2 s.

@@ -54,6 +54,20 @@ enum XMLScan {
         return content
     }
 
+    /// `s` with the characters XML text cannot hold as entities.
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
     static func unescape(_ s: Substring) -> String {
         guard s.contains("&") else { return String(s) }
         var out = ""

@@ -32,6 +32,38 @@ import Testing
         }
     }
 
+    /// The model-based test through real HTTP faults, below S3Store (``S3FaultProxy``):
+    /// throttling, server errors, reset connections, and log entries whose conditional
+    /// PUT landed but whose reply was lost or came after the timeout.
+    @Test func randomInterleavingsAgreeWithTheModelThroughHTTPFaults() async throws {
+        let moto = try await MotoServer.shared()
+        let proxy = try await S3FaultProxy.start(upstream: moto.endpoint)
+        defer { proxy.stop() }
+        var faults = S3FaultProxy.Faults()
+        faults.failEvery = 7
+        faults.resetEvery = 11
+        faults.dropConditionalPutEvery = 3
+        faults.delayConditionalPutEvery = 8
+        faults.delaySeconds = 1.0
+        try await proxy.set(faults)
+        await propertyCheck(count: 2, input: Gen.int(in: 0...99_999).array(of: 20...40)) { ops in
+            do {
+                var config = try await moto.makeBucket()
+                config.port = Int(proxy.endpoint.split(separator: ":").last!)!
+                config.requestTimeout = .milliseconds(500)
+                let run = try await ModelRun(store: S3Store(config), options: smallOptions())
+                for n in ops { try await run.step(n) }
+                try await run.checkEverything()
+                await run.engine.close()
+                await run.other?.close()
+            } catch {
+                Issue.record("unexpected error: \(error)")
+            }
+        }
+        let injected = try await proxy.statistics()
+        #expect(injected.failed > 0 && injected.reset > 0 && injected.dropped > 0 && injected.delayed > 0, "\(injected)")
+    }
+
     /// A write acknowledged in process A is visible in process B within the poll
     /// interval plus one request round trip. Both are child processes (the test
     /// process's own threads may be busy with other tests), and B measures the round

@@ -45,12 +45,52 @@ import Testing
         #expect(aws.url(path: aws.path(for: "k"), query: [("list-type", "2")]) == "https://logs.s3.us-west-2.amazonaws.com/k?list-type=2")
         let forced = try S3Configuration.parse("s3://b12?endpoint=http://localhost:1234&addressing=virtual", environment: [:])
         #expect(forced.hostHeader == "b12.localhost:1234")
+        let pinned = try S3Configuration.parse("s3://b12/p?endpoint=http://s3.example.test:81&addressing=virtual&address=10.0.0.7", environment: [:])
+        #expect(pinned.url(path: pinned.path(for: "k"), query: []) == "http://10.0.0.7:81/p/k" && pinned.hostHeader == "b12.s3.example.test:81")
         #expect(try S3Configuration.parse("s3://b12", environment: ["AWS_ENDPOINT_URL": "https://minio.local"]).host == "minio.local")
 
         for bad in ["s3://A_B", "s3://ok-bucket?endpoint=ftp://x", "s3://ok-bucket?colour=red", "s3://ok-bucket?addressing=odd",
-            "s3://ok-bucket?cache_size=lots", "s3://ok-bucket?access_key_id=only", "s3://ok-bucket?endpoint=http://h:0"]
+            "s3://ok-bucket?cache_size=lots", "s3://ok-bucket?access_key_id=only", "s3://ok-bucket?endpoint=http://h:0",
+            "s3://ok-bucket?endpoint=http://h&address=h2", "s3://ok-bucket?endpoint=https://h&address=127.0.0.1"]
         {
             #expect(throws: StoreError.self, "\(bad)") { try S3Configuration.parse(bad, environment: [:]) }
+        }
+    }
+
+    /// Virtual-hosted requests (`Host: bucket.endpoint`) reach the bucket they name: moto
+    /// routes by the Host header, and `address=` connects to it although the name does not resolve.
+    @Test func virtualHostedAddressingReachesTheBucket() async throws {
+        let moto = try await MotoServer.shared()
+        let pathStyle = try await moto.makeBucket()
+        let port = pathStyle.port!
+        let url = "s3://\(pathStyle.bucket)/db?endpoint=http://s3.strata.test:\(port)&addressing=virtual&address=127.0.0.1"
+            + "&access_key_id=testing&secret_access_key=testing&cache=none"
+        var config = try S3Configuration.parse(url, environment: [:])
+        #expect(!config.pathStyle && config.hostHeader == "\(pathStyle.bucket).s3.strata.test:\(port)")
+        config.listPageSize = 2
+        let store = S3Store(config)
+        for i in 0..<5 { try await store.put("k\(i)", Array("value \(i)".utf8)) }
+        try await store.putIfAbsent("once", [1, 2, 3])
+        await #expect(throws: StoreError.alreadyExists("once")) { try await store.putIfAbsent("once", [9]) }
+        #expect(try await store.get("k3", range: 2..<7) == Array("lue 3".utf8))
+        #expect(try await store.listAll(prefix: "k").map(\.key) == ["k0", "k1", "k2", "k3", "k4"])
+        try await store.delete("k0")
+        #expect(store.statistics.requests >= 10)
+
+        // The same objects, seen path-style: the Host header chose the bucket and the prefix held.
+        var direct = pathStyle
+        direct.prefix = "db/"
+        #expect(try await S3Store(direct).listAll(prefix: "").map(\.key) == ["k1", "k2", "k3", "k4", "once"])
+        #expect(try await S3Store(direct).get("once") == [1, 2, 3])
+
+        // A bucket that does not exist, named only in the Host header, is reported as such.
+        var missing = config
+        missing.bucket = "no-such-bucket-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try await S3Store(missing).put("k1", [1])
+            Issue.record("a missing bucket answered")
+        } catch let StoreError.permanent(message) {
+            #expect(message.contains("does not exist"), "\(message)")
         }
     }
 
@@ -93,6 +133,25 @@ import Testing
         #expect(try await store.get("obj/big", range: big.count - 5..<big.count + 100) == Array(big.suffix(5)))
         #expect(try await store.get("obj/big", range: big.count + 1..<big.count + 10) == [])
         #expect(store.statistics.bytesSent >= big.count && store.statistics.bytesReceived >= big.count)
+    }
+
+    /// An object over the multipart threshold goes up in parts, several at once, and
+    /// comes back whole; a smaller one is one PUT.
+    @Test func largeObjectsGoUpInParts() async throws {
+        var config = try await MotoServer.shared().makeBucket()
+        config.multipartThreshold = 6 << 20
+        config.partSize = 5 << 20
+        config.partConcurrency = 2
+        let store = S3Store(config)
+        let big = (0..<(13 << 20 + 17)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 11) }
+        try await store.put("obj/parts", big)
+        // Start, three parts, complete.
+        #expect(store.statistics.puts == 5 && store.statistics.requests == 5)
+        #expect(try await store.get("obj/parts") == big)
+        #expect(try await store.get("obj/parts", range: (5 << 20) - 3..<(5 << 20) + 3) == Array(big[(5 << 20) - 3..<(5 << 20) + 3]))
+        #expect(try await store.listAll(prefix: "obj/").map(\.size) == [big.count])
+        try await store.put("obj/small", Array(big.prefix(6 << 20)))
+        #expect(store.statistics.puts == 6)
     }
 
     /// A server that is not there: every attempt fails, is retried with backoff, and
