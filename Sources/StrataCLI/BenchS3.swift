@@ -10,7 +10,7 @@ extension BenchCommand {
     struct S3: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "s3",
-            abstract: "s3.commit.p50/p99 (latency vs a bare PUT), s3.commits.1/8/64 (commits/s vs PUTs/s), requests and bytes per commit.")
+            abstract: "s3.commit.p50/p99 (latency vs a bare PUT), s3.commits.1/8/64 (commits/s vs PUTs/s), s3.commits.64.procs4 (64 writers in 4 processes), requests and bytes per commit.")
         @Option(help: "The S3 endpoint, e.g. http://127.0.0.1:9000 (default: start a moto server for the run).") var endpoint: String?
         @Option(help: "The bucket to create and use (default: a new one).") var bucket: String?
         @Flag(help: "A run under a minute.") var quick = false
@@ -76,6 +76,7 @@ extension BenchCommand {
 
             // Throughput: N writers in this process commit as fast as they can (group commit
             // shares log entries among them); the baseline is N clients doing bare PUTs.
+            var putsAt64 = 0.0
             for writers in [1, 8, 64] {
                 let db = S3Store(try S3Configuration(
                     bucket: config.bucket, prefix: "tput\(writers)/", endpoint: url, region: config.region,
@@ -91,7 +92,51 @@ extension BenchCommand {
                     try await s3.put("bench/tput/\(writers)/\(w)/\(n)", [UInt8](repeating: 1, count: size))
                 }
                 report("s3.commits.\(writers)", strata, "put", puts, unit: "/s")
+                if writers == 64 { putsAt64 = puts }
             }
+
+            // The same 64 writers in four processes on one database: their leaders race
+            // for each log position, and a loser re-reads and retries at the next one.
+            let strata = try await processRate(
+                processes: 4, writersEach: 16, seconds: duration,
+                database: "s3://\(config.bucket)/procs?endpoint=\(url)&region=\(config.region)&cache=none",
+                environment: [
+                    "AWS_ACCESS_KEY_ID": credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": credentials.secretAccessKey,
+                ].merging(credentials.sessionToken.map { ["AWS_SESSION_TOKEN": $0] } ?? [:]) { $1 })
+            report("s3.commits.64.procs4", strata, "put", putsAt64, unit: "/s")
+        }
+
+        /// Commits per second of `processes` child processes (`strata debug load`) with
+        /// `writersEach` writers each, started together once all have opened the database.
+        func processRate(
+            processes: Int, writersEach: Int, seconds: Double, database: String, environment: [String: String]
+        ) async throws -> Double {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-bench-\(getpid())").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            let go = dir + "/go"
+            let children = try (0..<processes).map { i in
+                try ChildProcess(
+                    executable,
+                    ["debug", "load", database, "--writers", String(writersEach), "--seconds", String(seconds), "--go", go],
+                    output: dir + "/load\(i).txt", environment: environment)
+            }
+            while !children.allSatisfy({ $0.lines.contains("READY") }) {
+                if let gone = children.first(where: \.hasExited) {
+                    throw ValidationError("a load process ended before it was ready: \(gone.lines.suffix(3))")
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            _ = FileManager.default.createFile(atPath: go, contents: nil)
+            var total = 0
+            for child in children {
+                let status = await child.wait()
+                guard status == 0, let line = child.lines.last(where: { $0.hasPrefix("COMMITS ") }), let n = Int(line.dropFirst(8))
+                else { throw ValidationError("a load process failed (exit \(status)): \(child.lines.suffix(3))") }
+                total += n
+            }
+            return Double(total) / seconds
         }
 
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

@@ -6,7 +6,7 @@ import StrataEngine
 struct DebugCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "debug", abstract: "Workloads for the crash and multi-process tests.",
-        shouldDisplay: false, subcommands: [CrashChild.self, Bank.self, Writer.self, Watch.self])
+        shouldDisplay: false, subcommands: [CrashChild.self, Bank.self, Writer.self, Watch.self, Load.self])
 
     /// Commits random transactions forever, printing `TRY` before and `ACK` after each commit.
     struct CrashChild: AsyncParsableCommand {
@@ -139,6 +139,44 @@ struct DebugCommand: AsyncParsableCommand {
             }
             await engine.close()
         }
+    }
+}
+
+/// One writer process of `bench s3`'s multi-process workload: opens the database,
+/// prints `READY`, waits until the file `--go` exists, then `--writers` tasks commit
+/// one small row each as fast as they can for `--seconds`, and it prints `COMMITS n`.
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "load")
+    @Argument var db: String
+    @Option var writers: Int = 16
+    @Option var seconds: Double = 3
+    @Option(help: "Start once this file exists.") var go: String
+
+    func run() async throws {
+        var options = EngineOptions()
+        options.writerName = "load\(getpid())"
+        let engine = try await openEngine(db, options: options)
+        print("READY")
+        fflush(nil)
+        while access(go, F_OK) != 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        let row = [UInt8](repeating: 0x61, count: 100)
+        let pid = getpid()
+        let total = try await withThrowingTaskGroup(of: Int.self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    var n = 0
+                    while ContinuousClock.now < end {
+                        _ = try await engine.put(Array("p\(pid)/w\(w)/\(n)".utf8), row)
+                        n += 1
+                    }
+                    return n
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        print("COMMITS \(total)")
+        await engine.close()
     }
 }
 

@@ -167,9 +167,11 @@ extension Engine {
                 }
                 return
             }
-            // Another writer took this sequence number: learn what it wrote, then revalidate.
+            // Another writer took this sequence number: learn what it wrote, then revalidate
+            // and try the next one (without first asking whether that exists too: the
+            // put-if-absent answers that, and a GET of an absent entry would cost a round trip).
             do {
-                try await storageErrors { try await catchUp() }
+                try await storageErrors { try await catchUp(through: seq) }
                 if version.head < seq {
                     throw corrupt("log entry \(seq) exists but cannot be read")
                 }

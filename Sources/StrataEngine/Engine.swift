@@ -163,10 +163,13 @@ public final class Engine: Sendable {
     }
 
     /// Applies every log entry after the current head that exists in the store.
-    func catchUp() async throws {
+    /// Stops after entry `last` when given (it is known to exist): a committer that lost
+    /// the race for `last` tries `last + 1` next, and its put-if-absent is the probe for it.
+    func catchUp(through last: UInt64 = .max) async throws {
         while true {
             let v = version
             let seq = v.head + 1
+            if seq > last { return }
             guard let bytes = try await store.getIfPresent(StoreLayout.logKey(branch, seq)) else { return }
             let entry = try decodeEntry(bytes, seq: seq)
             let prepared = try await prepare(entry, reference: v)

@@ -1,70 +1,14 @@
 import Foundation
+import StrataLocalServers
 import Synchronization
 
-/// A `strata` child process whose standard output goes to a file, so every line
-/// it flushed survives even when it is killed with SIGKILL. Waiting for it never
-/// blocks a thread of the cooperative pool.
-final class StrataChild: Sendable {
-    private let process: Process
-    /// The exit status and whoever waits for it, shared with the termination handler.
-    private final class Exit: Sendable {
-        let state = Mutex<(status: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
-    }
-    private let exit = Exit()
-    let outputPath: String
+/// A `strata` child process (see ``ChildProcess``).
+typealias StrataChild = ChildProcess
 
-    /// Starts `strata arguments`; standard error goes to the same file when `mergeErrors`.
-    init(_ arguments: [String], output: String, mergeErrors: Bool = false, input: String? = nil) throws {
-        outputPath = output
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        let p = Process()
-        p.executableURL = strataExecutable()
-        p.arguments = arguments
-        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        p.standardOutput = file
-        p.standardError = mergeErrors ? file : FileHandle.standardError
-        if let input {
-            let inputPath = output + ".in"
-            _ = FileManager.default.createFile(atPath: inputPath, contents: Data(input.utf8))
-            p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
-        }
-        process = p
-        p.terminationHandler = { [exit] p in
-            let waiter = exit.state.withLock { s -> CheckedContinuation<Int32, Never>? in
-                s.status = p.terminationStatus
-                defer { s.waiter = nil }
-                return s.waiter
-            }
-            waiter?.resume(returning: p.terminationStatus)
-        }
-        try p.run()
-    }
-
-    /// Kills the process with SIGKILL and waits until it is gone.
-    func kill() async {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        _ = await wait()
-    }
-
-    /// The exit status, once the process has ended.
-    func wait() async -> Int32 {
-        await withCheckedContinuation { c in
-            let done = exit.state.withLock { s -> Int32? in
-                if let status = s.status { return status }
-                s.waiter = c
-                return nil
-            }
-            if let done { c.resume(returning: done) }
-        }
-    }
-
-    /// The complete lines the process wrote: a last line without its newline was cut
-    /// off by a kill in the middle of writing it, and does not count.
-    var lines: [String] {
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        lines.removeLast()  // empty after a final newline, or the unfinished line
-        return lines.filter { !$0.isEmpty }
+extension ChildProcess {
+    /// Starts `strata arguments`.
+    convenience init(_ arguments: [String], output: String, mergeErrors: Bool = false, input: String? = nil) throws {
+        try self.init(strataExecutable(), arguments, output: output, mergeErrors: mergeErrors, input: input)
     }
 }
 
