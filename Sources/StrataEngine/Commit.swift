@@ -167,11 +167,10 @@ extension Engine {
                 }
                 return
             }
-            // Another writer took this sequence number: learn what it wrote, then revalidate
-            // and try the next one (without first asking whether that exists too: the
-            // put-if-absent answers that, and a GET of an absent entry would cost a round trip).
+            // Another writer took this sequence number: learn what it (and whoever followed)
+            // wrote, then revalidate and try the next free one.
             do {
-                try await storageErrors { try await catchUp(through: seq) }
+                try await storageErrors { try await catchUpQuickly() }
                 if version.head < seq {
                     throw corrupt("log entry \(seq) exists but cannot be read")
                 }

@@ -37,6 +37,34 @@ import Testing
         try await checkBank(try place.open(db), committed: committed)
     }
 
+    /// Four processes with eight busy writers each share one database: no process is
+    /// starved of log positions by another whose leader always has a group ready.
+    @Test func noWriterProcessStarves() async throws {
+        let dir = temporaryDirectory()
+        let db = dir + "/db"
+        let go = dir + "/go"
+        let children = try (0..<4).map { i in
+            try StrataChild(["debug", "load", db, "--writers", "8", "--seconds", "4", "--go", go], output: dir + "/load\(i).txt")
+        }
+        while !children.allSatisfy({ $0.lines.contains("READY") }) {
+            if children.contains(where: { $0.hasExited }) {
+                Issue.record("a load process ended before it was ready")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        _ = FileManager.default.createFile(atPath: go, contents: nil)
+        var counts: [Int] = []
+        for child in children {
+            #expect(await child.wait() == 0)
+            counts.append(child.lines.last.flatMap { Int($0.dropFirst("COMMITS ".count)) } ?? 0)
+        }
+        let total = counts.reduce(0, +)
+        #expect(total > 1000, "\(counts)")
+        // A fair share is a quarter; a starved process gets its first group or two (0.1%).
+        for n in counts { #expect(n * 30 >= total, "a process got \(n) of \(total) commits: \(counts)") }
+    }
+
     /// The same while processes are killed with SIGKILL at random moments and
     /// restarted: concurrent writers, torn journal tails and recovery all at once.
     @Test func bankTransfersSurviveRandomKills() async throws {

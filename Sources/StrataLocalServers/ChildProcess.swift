@@ -1,0 +1,81 @@
+import Foundation
+import Synchronization
+
+/// A child process whose standard output goes to a file, so every line it flushed
+/// survives even when it is killed with SIGKILL. Waiting for it never blocks a thread
+/// of the cooperative pool (`Process.waitUntilExit` spins a run loop that, there,
+/// may never see the exit).
+public final class ChildProcess: Sendable {
+    private let process: Process
+    /// The exit status and whoever waits for it, shared with the termination handler.
+    private final class Exit: Sendable {
+        let state = Mutex<(status: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
+    }
+    private let exit = Exit()
+    /// The file standard output goes to.
+    public let outputPath: String
+
+    /// Starts `executable arguments`; standard error goes to the same file when `mergeErrors`,
+    /// `input`, when given, is its standard input, and `environment` adds to the inherited environment.
+    public init(
+        _ executable: URL, _ arguments: [String], output: String, mergeErrors: Bool = false, input: String? = nil,
+        environment: [String: String] = [:]
+    ) throws {
+        outputPath = output
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = arguments
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        p.standardOutput = file
+        p.standardError = mergeErrors ? file : FileHandle.standardError
+        if let input {
+            let inputPath = output + ".in"
+            _ = FileManager.default.createFile(atPath: inputPath, contents: Data(input.utf8))
+            p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        }
+        process = p
+        p.terminationHandler = { [exit] p in
+            let waiter = exit.state.withLock { s -> CheckedContinuation<Int32, Never>? in
+                s.status = p.terminationStatus
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            waiter?.resume(returning: p.terminationStatus)
+        }
+        try p.run()
+    }
+
+    /// Kills the process with SIGKILL and waits until it is gone.
+    public func kill() async {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        _ = await wait()
+    }
+
+    /// True once the process has ended.
+    public var hasExited: Bool { exit.state.withLock { $0.status != nil } }
+
+    /// The exit status, once the process has ended.
+    public func wait() async -> Int32 {
+        await withCheckedContinuation { c in
+            let done = exit.state.withLock { s -> Int32? in
+                if let status = s.status { return status }
+                s.waiter = c
+                return nil
+            }
+            if let done { c.resume(returning: done) }
+        }
+    }
+
+    /// The complete lines the process wrote: a last line without its newline was cut
+    /// off by a kill in the middle of writing it, and does not count.
+    public var lines: [String] {
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines.removeLast()  // empty after a final newline, or the unfinished line
+        return lines.filter { !$0.isEmpty }
+    }
+}
