@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "StrataSQL", targets: ["StrataSQL"]),
         .library(name: "StrataSLT", targets: ["StrataSLT"]),
         .library(name: "Strata", targets: ["Strata"]),
+        .library(name: "StrataServer", targets: ["StrataServer"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
     ],
     dependencies: [
@@ -38,6 +39,13 @@ let package = Package(
         .target(name: "StrataSQL", dependencies: ["StrataEngine", "StrataStore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Strata", dependencies: ["StrataSQL", "StrataEngine", "StrataStore"]),
         .target(
+            name: "StrataServer",
+            dependencies: [
+                "StrataSQL", "StrataEngine", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "StrataLocalServers",
             dependencies: [
                 "StrataStore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -49,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "StrataCLI",
             dependencies: [
-                "Strata", "StrataStore", "StrataEngine", "StrataSQL", "StrataSLT", "CSQLite", "StrataLocalServers",
+                "Strata", "StrataStore", "StrataEngine", "StrataSQL", "StrataSLT", "CSQLite", "StrataLocalServers", "StrataServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +66,7 @@ let package = Package(
             dependencies: ["StrataStore", "StrataLocalServers", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataLocalServers"]),
+        .testTarget(name: "StrataServerTests", dependencies: ["StrataServer", "StrataEngine", "StrataStore", "StrataLocalServers"]),
         .testTarget(name: "StrataSLTTests", dependencies: ["StrataSLT", "CSQLite"]),
         .testTarget(
             name: "StrataSQLTests",

@@ -9,7 +9,7 @@ struct StrataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Strata: a versioned database whose only durable state is immutable objects in a store.",
-        subcommands: [DemoCommand.self, SQLCommand.self, ShellCommand.self, KVCommand.self, LogCommand.self, VerifyCommand.self, BackupCommand.self, BenchCommand.self, SLTCommand.self, DebugCommand.self]
+        subcommands: [DemoCommand.self, SQLCommand.self, ShellCommand.self, KVCommand.self, LogCommand.self, VerifyCommand.self, BackupCommand.self, ServeCommand.self, BenchCommand.self, SLTCommand.self, DebugCommand.self]
     )
 }
 

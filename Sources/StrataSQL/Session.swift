@@ -98,6 +98,8 @@ public final class Session {
 
     /// True while an explicit transaction (BEGIN ... COMMIT) is open.
     public var inTransaction: Bool { transaction != nil }
+    /// True while the open transaction has failed: statements are refused until ROLLBACK.
+    public var isTransactionFailed: Bool { transaction != nil && transactionFailed }
 
     /// Runs every statement in `sql`; returns one result per statement.
     /// Parameters `$1`, `$2`, ... take `parameters` in order.

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import StrataServer
+
+/// `strata serve DB`: the database behind the PostgreSQL wire protocol.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve a database to PostgreSQL clients (psql, drivers, pgbench).")
+    @Argument(help: "The database: a directory or s3:// URL.") var db: String
+    @Option(help: "HOST:PORT to listen on.") var listen = "127.0.0.1:5433"
+    @Option(help: "The database name clients connect to.") var database = "strata"
+    @Flag(help: "Accept every login without a password.") var trust = false
+
+    func run() async throws {
+        guard trust else {
+            // SCRAM-SHA-256 with roles in the database is the next step (issue 5).
+            throw ValidationError("password authentication is not implemented yet: pass --trust to accept every login")
+        }
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
+        else { throw ValidationError("--listen takes HOST:PORT, not '\(listen)'") }
+        let host = String(listen[..<colon])
+        let engine = try await openEngine(db)
+        var config = PostgresServer.Configuration()
+        config.database = database
+        config.trust = trust
+        let server = PostgresServer(engine: engine, configuration: config)
+        let name = database
+        try await server.run(host: host, port: port) { bound in
+            print("strata serve: database \"\(name)\" on \(host):\(bound)")
+            fflush(nil)
+        }
+        await engine.close()
+    }
+}

@@ -1,0 +1,124 @@
+import NIOCore
+import StrataSQL
+
+/// Writes PostgreSQL backend messages (protocol v3) into a buffer: a type byte, an
+/// Int32 length that counts itself, and the body.
+struct BackendWriter {
+    var buffer: ByteBuffer
+
+    init(allocator: ByteBufferAllocator) { buffer = allocator.buffer(capacity: 256) }
+
+    /// Writes one message; `body` fills in everything after the length.
+    mutating func message(_ type: UInt8, _ body: (inout ByteBuffer) -> Void) {
+        buffer.writeInteger(type)
+        let lengthAt = buffer.writerIndex
+        buffer.writeInteger(Int32(0))
+        body(&buffer)
+        buffer.setInteger(Int32(buffer.writerIndex - lengthAt), at: lengthAt)
+    }
+
+    mutating func authenticationOk() { message(UInt8(ascii: "R")) { $0.writeInteger(Int32(0)) } }
+
+    mutating func parameterStatus(_ name: String, _ value: String) {
+        message(UInt8(ascii: "S")) {
+            $0.writeCString(name)
+            $0.writeCString(value)
+        }
+    }
+
+    mutating func backendKeyData(processID: Int32, secretKey: Int32) {
+        message(UInt8(ascii: "K")) {
+            $0.writeInteger(processID)
+            $0.writeInteger(secretKey)
+        }
+    }
+
+    /// `I` idle, `T` in a transaction, `E` in a failed transaction.
+    mutating func readyForQuery(_ status: UInt8) { message(UInt8(ascii: "Z")) { $0.writeInteger(status) } }
+
+    mutating func rowDescription(_ columns: [ResultColumn]) {
+        message(UInt8(ascii: "T")) {
+            $0.writeInteger(Int16(columns.count))
+            for c in columns {
+                $0.writeCString(c.name)
+                $0.writeInteger(Int32(0))  // table OID
+                $0.writeInteger(Int16(0))  // column number
+                $0.writeInteger(c.type.oid)
+                $0.writeInteger(c.type.typeLength)
+                $0.writeInteger(Int32(-1))  // type modifier
+                $0.writeInteger(Int16(0))  // text format
+            }
+        }
+    }
+
+    mutating func dataRow(_ row: [SQLValue]) {
+        message(UInt8(ascii: "D")) {
+            $0.writeInteger(Int16(row.count))
+            for value in row {
+                guard let text = value.text else {
+                    $0.writeInteger(Int32(-1))
+                    continue
+                }
+                let at = $0.writerIndex
+                $0.writeInteger(Int32(0))
+                let n = $0.writeString(text)
+                $0.setInteger(Int32(n), at: at)
+            }
+        }
+    }
+
+    mutating func commandComplete(_ tag: String) { message(UInt8(ascii: "C")) { $0.writeCString(tag) } }
+
+    mutating func emptyQueryResponse() { message(UInt8(ascii: "I")) { _ in } }
+
+    /// An ErrorResponse (`E`) or NoticeResponse (`N`): severity, SQLSTATE, message and,
+    /// when known, the 1-based character position in the query.
+    mutating func report(_ type: UInt8 = UInt8(ascii: "E"), severity: String, sqlState: String, _ text: String, position: Int? = nil) {
+        message(type) {
+            for (field, value) in [("S", severity), ("V", severity), ("C", sqlState), ("M", text)] {
+                $0.writeInteger(UInt8(ascii: Unicode.Scalar(field)!))
+                $0.writeCString(value)
+            }
+            if let position {
+                $0.writeInteger(UInt8(ascii: "P"))
+                $0.writeCString(String(position))
+            }
+            $0.writeInteger(UInt8(0))
+        }
+    }
+}
+
+extension SQLType {
+    /// The type's OID in PostgreSQL's `pg_type`.
+    var oid: Int32 {
+        switch self {
+        case .boolean: 16
+        case .smallint: 21
+        case .integer: 23
+        case .bigint: 20
+        case .real: 700
+        case .double: 701
+        case .numeric: 1700
+        case .text: 25
+        case .bytea: 17
+        case .date: 1082
+        case .timestamp: 1114
+        case .timestamptz: 1184
+        case .uuid: 2950
+        case .json: 114
+        case .unknown: 705
+        }
+    }
+
+    /// `pg_type.typlen`: the fixed size in bytes, or -1 for variable-length types.
+    var typeLength: Int16 {
+        switch self {
+        case .boolean: 1
+        case .smallint: 2
+        case .integer, .real, .date: 4
+        case .bigint, .double, .timestamp, .timestamptz: 8
+        case .uuid: 16
+        case .numeric, .text, .bytea, .json, .unknown: -1
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import StrataEngine
+import StrataLocalServers
+import StrataServer
+import StrataStore
+import Synchronization
+import Testing
+
+/// `strata serve`'s protocol driven by real clients: psql, and raw sockets for broken input.
+@Suite struct PostgresServerTests {
+    /// A server on a free port over a new in-memory database; stopped by the caller.
+    func startServer() async throws -> (PostgresServer, Int, Task<Void, any Error>) {
+        let engine = try await Engine.open(MemoryStore())
+        var config = PostgresServer.Configuration()
+        config.trust = true
+        let server = PostgresServer(engine: engine, configuration: config)
+        let port = Mutex(0)
+        let task = Task { try await server.run(host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } } }
+        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        return (server, port.withLock { $0 }, task)
+    }
+
+    /// Runs `psql` with `script` on standard input; returns everything it printed.
+    func psql(_ port: Int, _ script: String, database: String = "strata") async throws -> (Int32, [String]) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-psql-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let child = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/psql"),
+            ["-X", "-A", "-t", "-h", "127.0.0.1", "-p", String(port), "-U", "tester", "-d", database],
+            output: dir + "/out.txt", mergeErrors: true, input: script, environment: ["PGCONNECT_TIMEOUT": "10"])
+        let status = await child.wait()
+        return (status, child.lines)
+    }
+
+    @Test func psqlCreatesInsertsSelectsAndRollsBack() async throws {
+        let (server, port, task) = try await startServer()
+        defer { server.stop(); task.cancel() }
+        let (status, lines) = try await psql(
+            port,
+            """
+            CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, price NUMERIC, at DATE);
+            INSERT INTO t VALUES (1, 'one', 1.25, '2026-01-02'), (2, NULL, 2, NULL);
+            SELECT id, name, price, at FROM t ORDER BY id;
+            BEGIN;
+            INSERT INTO t VALUES (3, 'three', 3, NULL);
+            SELECT count(*) FROM t;
+            ROLLBACK;
+            SELECT count(*) AS n FROM t;
+            SELECT * FROM nosuch;
+            SELECT 'still ' || 'usable';
+            """)
+        #expect(status == 0, "\(lines)")
+        #expect(
+            lines == [
+                "CREATE TABLE", "INSERT 0 2", "1|one|1.25|2026-01-02", "2||2|", "BEGIN", "INSERT 0 1", "3", "ROLLBACK", "2",
+                "ERROR:  relation \"nosuch\" does not exist", "still usable",
+            ], "\(lines)")
+    }
+
+    @Test func aWrongDatabaseNameIsRefused() async throws {
+        let (server, port, task) = try await startServer()
+        defer { server.stop(); task.cancel() }
+        let (status, lines) = try await psql(port, "SELECT 1;", database: "other")
+        #expect(status != 0)
+        #expect(lines.contains { $0.contains("database \"other\" does not exist") }, "\(lines)")
+    }
+
+    /// Garbage, a truncated startup packet and an oversized length each end their own
+    /// connection with an error; the server keeps serving others.
+    @Test func brokenConnectionsEndAloneWithAnError() async throws {
+        let (server, port, task) = try await startServer()
+        defer { server.stop(); task.cancel() }
+        let garbage: [[UInt8]] = [
+            Array("GET / HTTP/1.1\r\n\r\n".utf8),
+            [0, 0, 0, 8, 0, 2, 0, 0],  // protocol 2.0
+            [0, 0, 0, 3],  // a length shorter than itself
+            startupPacket() + [UInt8(ascii: "Q"), 0x7f, 0xff, 0xff, 0xff],  // a 2 GiB query
+            startupPacket() + [UInt8(ascii: "Q"), 0, 0, 0, 9, 0x41, 0x42, 0x43, 0x44, 0x45],  // no terminator
+            startupPacket() + [UInt8(ascii: "!"), 0, 0, 0, 4],  // unknown message type
+        ]
+        for bytes in garbage {
+            let reply = try exchange(port, bytes)
+            #expect(reply.contains(UInt8(ascii: "E")), "no error for \(bytes.prefix(16))")
+            #expect(String(decoding: reply, as: UTF8.self).contains("08P01"), "\(String(decoding: reply, as: UTF8.self))")
+        }
+        let (status, lines) = try await psql(port, "SELECT 40 + 2;")
+        #expect(status == 0 && lines == ["42"], "\(lines)")
+    }
+
+    func startupPacket() -> [UInt8] {
+        var body: [UInt8] = [0, 3, 0, 0]
+        for s in ["user", "tester", "database", "strata", ""] { body += Array(s.utf8) + [0] }
+        let n = UInt32(body.count + 4)
+        return [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + body
+    }
+
+    /// Sends `bytes` on a new connection and reads until the server closes it (5 s at most).
+    func exchange(_ port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard ok == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var reply: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            reply += chunk[0..<n]
+        }
+        return reply
+    }
+}
