@@ -51,3 +51,19 @@ extension Session {
         transaction.map { .transaction($0) } ?? .snapshot(engine.snapshot())
     }
 }
+
+extension Session {
+    /// What a prepared statement takes and returns, without running it (the extended
+    /// protocol's Describe): the highest parameter number, and the result columns of a
+    /// query (nil for statements that return no rows).
+    public func describe(_ prepared: PreparedStatement) async throws -> (parameters: Int, columns: [ResultColumn]?) {
+        var parameters = 0
+        for token in try Lexer.tokenize(prepared.sql) {
+            if case .parameter(let n) = token.kind { parameters = max(parameters, n) }
+        }
+        guard case .select(let q) = prepared.statement else { return (parameters, nil) }
+        let (temporal, _) = try await resolveTemporal(prepared.statement, [])
+        let plan = try Planner(catalog: try await catalog(currentSource()), temporal: temporal).prepare(q)
+        return (parameters, plan.columns)
+    }
+}

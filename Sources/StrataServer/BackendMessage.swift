@@ -36,35 +36,46 @@ struct BackendWriter {
     /// `I` idle, `T` in a transaction, `E` in a failed transaction.
     mutating func readyForQuery(_ status: UInt8) { message(UInt8(ascii: "Z")) { $0.writeInteger(status) } }
 
-    mutating func rowDescription(_ columns: [ResultColumn]) {
+    /// Describes result columns; `formats` as Bind gave them (none: all text, one: for all).
+    mutating func rowDescription(_ columns: [ResultColumn], formats: [Int16]) {
         message(UInt8(ascii: "T")) {
             $0.writeInteger(Int16(columns.count))
-            for c in columns {
+            for (i, c) in columns.enumerated() {
                 $0.writeCString(c.name)
                 $0.writeInteger(Int32(0))  // table OID
                 $0.writeInteger(Int16(0))  // column number
-                $0.writeInteger(c.type.oid)
-                $0.writeInteger(c.type.typeLength)
+                // PostgreSQL reports a column of undecided type as text.
+                let type = c.type == .unknown ? SQLType.text : c.type
+                $0.writeInteger(type.oid)
+                $0.writeInteger(type.typeLength)
                 $0.writeInteger(Int32(-1))  // type modifier
-                $0.writeInteger(Int16(0))  // text format
+                $0.writeInteger(Self.format(formats, i))
             }
         }
     }
 
-    mutating func dataRow(_ row: [SQLValue]) {
-        message(UInt8(ascii: "D")) {
-            $0.writeInteger(Int16(row.count))
-            for value in row {
-                guard let text = value.text else {
-                    $0.writeInteger(Int32(-1))
-                    continue
-                }
-                let at = $0.writerIndex
-                $0.writeInteger(Int32(0))
-                let n = $0.writeString(text)
-                $0.setInteger(Int32(n), at: at)
+    static func format(_ formats: [Int16], _ i: Int) -> Int16 {
+        formats.isEmpty ? 0 : formats[formats.count == 1 ? 0 : min(i, formats.count - 1)]
+    }
+
+    mutating func dataRow(_ row: [SQLValue], types: [ResultColumn], formats: [Int16]) throws {
+        buffer.writeInteger(UInt8(ascii: "D"))
+        let lengthAt = buffer.writerIndex
+        buffer.writeInteger(Int32(0))
+        buffer.writeInteger(Int16(row.count))
+        for (i, value) in row.enumerated() {
+            if value.isNull {
+                buffer.writeInteger(Int32(-1))
+            } else if Self.format(formats, i) == 1 {
+                try ValueCoding.writeBinary(value, type: i < types.count ? types[i].type : .text, into: &buffer)
+            } else {
+                let at = buffer.writerIndex
+                buffer.writeInteger(Int32(0))
+                let n = buffer.writeString(value.text ?? "")
+                buffer.setInteger(Int32(n), at: at)
             }
         }
+        buffer.setInteger(Int32(buffer.writerIndex - lengthAt), at: lengthAt)
     }
 
     mutating func commandComplete(_ tag: String) { message(UInt8(ascii: "C")) { $0.writeCString(tag) } }

@@ -82,80 +82,24 @@ struct PostgresConnection {
         _ session: Session, _ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
         _ output: BackendOutput
     ) async throws {
-        var skipUntilSync = false
-        while let message = try await messages.next() {
-            guard case .message(let type, var body) = message else { throw ProtocolViolation("unexpected startup packet") }
-            switch type {
-            case UInt8(ascii: "Q"):
-                guard let sql = body.readCString() else { throw ProtocolViolation("query message without a terminator") }
-                await simpleQuery(sql, session, &output.writer)
-                output.writer.readyForQuery(status(session))
-            case UInt8(ascii: "X"):
-                if session.inTransaction { _ = try? await session.execute("ROLLBACK") }
-                return
-            case UInt8(ascii: "S"):
-                // Sync ends an extended-protocol exchange (not yet supported: see below).
-                skipUntilSync = false
-                output.writer.readyForQuery(status(session))
-            case UInt8(ascii: "H"):
-                break
-            case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "C"):
-                if !skipUntilSync {
-                    output.writer.report(severity: "ERROR", sqlState: "0A000", "the extended query protocol is not supported yet")
-                    skipUntilSync = true
-                }
-            default:
-                throw ProtocolViolation("invalid frontend message type \(type)")
-            }
-            try await output.flush()
-        }
-        if session.inTransaction { _ = try? await session.execute("ROLLBACK") }
-    }
-
-    /// Runs every statement of a simple Query message, stopping at the first error.
-    private func simpleQuery(_ sql: String, _ session: Session, _ out: inout BackendWriter) async {
-        let statements: [Statement]
+        let connection = PostgresSession(session: session, out: output)
         do {
-            statements = try Parser.parse(sql)
-        } catch {
-            report(error, &out)
-            return
-        }
-        if statements.isEmpty {
-            out.emptyQueryResponse()
-            return
-        }
-        for statement in statements {
-            do {
-                let result = try await session.execute(statement)
-                if !result.columns.isEmpty || result.tag.hasPrefix("SELECT") {
-                    out.rowDescription(result.columns)
-                    for row in result.rows { out.dataRow(row) }
+            while let message = try await messages.next() {
+                guard case .message(let type, var body) = message else { throw ProtocolViolation("unexpected startup packet") }
+                let more = try await connection.handle(type: type, body: &body)
+                // Replies go out at Sync, Flush and after a simple query; an extended-protocol
+                // exchange's messages are answered together.
+                if !more || type == UInt8(ascii: "S") || type == UInt8(ascii: "H") || type == UInt8(ascii: "Q") {
+                    try await output.flush()
                 }
-                out.commandComplete(result.tag)
-            } catch {
-                report(error, &out)
-                return
+                if !more { break }
             }
+        } catch {
+            await connection.close()
+            throw error
         }
-    }
-
-    private func report(_ error: any Error, _ out: inout BackendWriter) {
-        switch error {
-        case let e as SQLError:
-            out.report(severity: "ERROR", sqlState: e.sqlState, e.message, position: e.location.map { $0.offset + 1 })
-        case let e as EngineError:
-            out.report(severity: "ERROR", sqlState: e.code.sqlState, e.message)
-        case let e as any CodedError:
-            out.report(severity: "ERROR", sqlState: e.code.sqlState, "\(e)")
-        default:
-            out.report(severity: "ERROR", sqlState: "XX000", "\(error)")
-        }
-    }
-
-    private func status(_ session: Session) -> UInt8 {
-        if session.isTransactionFailed { return UInt8(ascii: "E") }
-        return session.inTransaction ? UInt8(ascii: "T") : UInt8(ascii: "I")
+        // An open transaction the client did not finish is rolled back.
+        await connection.close()
     }
 }
 
