@@ -10,6 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT to listen on.") var listen = "127.0.0.1:5433"
     @Option(help: "The database name clients connect to.") var database = "strata"
     @Flag(help: "Accept every login without a password.") var trust = false
+    @Option(name: .customLong("max-connections"), help: "Connections served at once.") var maxConnections = 100
+    @Option(name: .customLong("idle-timeout"), help: "Close connections idle this many seconds (0: never).") var idleTimeout = 0.0
 
     func run() async throws {
         guard trust else {
@@ -23,12 +25,25 @@ struct ServeCommand: AsyncParsableCommand {
         var config = PostgresServer.Configuration()
         config.database = database
         config.trust = trust
+        config.maxConnections = maxConnections
+        if idleTimeout > 0 { config.idleTimeout = .milliseconds(Int(idleTimeout * 1000)) }
         let server = PostgresServer(engine: engine, configuration: config)
+        // SIGINT and SIGTERM: stop accepting, let running statements finish, roll back
+        // open transactions, then exit.
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { server.shutdown() }
+            source.resume()
+            return source
+        }
         let name = database
         try await server.run(host: host, port: port) { bound in
             print("strata serve: database \"\(name)\" on \(host):\(bound)")
             fflush(nil)
         }
+        for source in signals { source.cancel() }
         await engine.close()
+        print("strata serve: stopped")
     }
 }

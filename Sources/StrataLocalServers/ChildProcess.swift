@@ -55,6 +55,9 @@ public final class ChildProcess: Sendable {
         _ = await wait()
     }
 
+    /// The process's id, to send it signals.
+    public var processIdentifierForTests: Int32 { process.processIdentifier }
+
     /// True once the process has ended.
     public var hasExited: Bool { exit.state.withLock { $0.status != nil } }
 
@@ -77,5 +80,17 @@ public final class ChildProcess: Sendable {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         lines.removeLast()  // empty after a final newline, or the unfinished line
         return lines.filter { !$0.isEmpty }
+    }
+
+    /// The `strata` executable built beside the running test binary (or this program).
+    public static func strataExecutable() -> URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("strata")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("strata")
     }
 }

@@ -6,6 +6,7 @@ import StrataSQL
 /// answered in full before the next is read. Owns its SQL session.
 struct PostgresConnection {
     let server: PostgresServer
+    let control: ConnectionControl
     let processID: Int32
     let secretKey: Int32
 
@@ -84,7 +85,15 @@ struct PostgresConnection {
     ) async throws {
         let connection = PostgresSession(session: session, out: output)
         do {
-            while let message = try await messages.next() {
+            while true {
+                control.busy.store(false, ordering: .releasing)
+                if server.shuttingDown.load(ordering: .relaxed) {
+                    output.writer.report(severity: "FATAL", sqlState: "57P01", "terminating connection due to administrator command")
+                    try await output.flush()
+                    break
+                }
+                guard let message = try await messages.next() else { break }
+                control.busy.store(true, ordering: .releasing)
                 guard case .message(let type, var body) = message else { throw ProtocolViolation("unexpected startup packet") }
                 let more = try await connection.handle(type: type, body: &body)
                 // Replies go out at Sync, Flush and after a simple query; an extended-protocol

@@ -15,6 +15,10 @@ public final class PostgresServer: Sendable {
         public var maxMessageBytes = 64 << 20
         /// Accept every login without a password (only when asked for on the command line).
         public var trust = false
+        /// Connections served at once; more are refused with SQLSTATE 53300.
+        public var maxConnections = 100
+        /// Connections idle (between statements) for longer are closed with 57P05; nil for never.
+        public var idleTimeout: Duration?
 
         /// The defaults: database `strata`, 64 MiB messages, no trust.
         public init() {}
@@ -27,6 +31,8 @@ public final class PostgresServer: Sendable {
     private let schemas = SchemaCache()
     private let nextProcessID = Atomic<Int32>(1)
     private let listener = Mutex<(any Channel)?>(nil)
+    private let connections = Mutex<[Int32: ConnectionControl]>([:])
+    let shuttingDown = Atomic<Bool>(false)
 
     /// A server for `engine`; nothing listens until ``run(host:port:onListening:)``.
     public init(engine: Engine, configuration: Configuration = Configuration()) {
@@ -41,38 +47,67 @@ public final class PostgresServer: Sendable {
     func cancel(processID: Int32, secretKey: Int32) {}
 
     /// Listens on `host:port` (port 0 picks a free one, reported to `onListening`) and
-    /// serves connections until ``stop()``.
+    /// serves connections until ``shutdown()``; returns when every connection has ended.
     public func run(host: String, port: Int, onListening: @Sendable (Int) -> Void = { _ in }) async throws {
         let maxBytes = configuration.maxMessageBytes
+        let idle = configuration.idleTimeout
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let control = ConnectionControl(channel: channel)
+                    if let idle {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: TimeAmount(idle)))
+                        try channel.pipeline.syncOperations.addHandler(IdleConnectionHandler(control: control))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrontendMessageDecoder(maxMessageBytes: maxBytes)))
-                    return try NIOAsyncChannel<FrontendMessage, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return (try NIOAsyncChannel<FrontendMessage, ByteBuffer>(wrappingChannelSynchronously: channel), control)
                 }
             }
         listener.withLock { $0 = server.channel }
         onListening(server.channel.localAddress?.port ?? port)
         try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { connections in
-                for try await connection in connections {
+            try await server.executeThenClose { accepted in
+                for try await (connection, control) in accepted {
                     let pid = nextProcessID.add(1, ordering: .relaxed).oldValue
-                    let handler = PostgresConnection(server: self, processID: pid, secretKey: Int32.random(in: 1...Int32.max))
+                    let admitted = connections.withLock { open -> Bool in
+                        guard open.count < configuration.maxConnections, !shuttingDown.load(ordering: .relaxed) else { return false }
+                        open[pid] = control
+                        return true
+                    }
+                    guard admitted else {
+                        var refusal = BackendWriter(allocator: connection.channel.allocator)
+                        refusal.report(severity: "FATAL", sqlState: "53300", "sorry, too many clients already")
+                        let bytes = refusal.buffer
+                        group.addTask { try? await connection.executeThenClose { _, outbound in try await outbound.write(bytes) } }
+                        continue
+                    }
+                    let handler = PostgresConnection(
+                        server: self, control: control, processID: pid, secretKey: Int32.random(in: 1...Int32.max))
                     group.addTask {
                         // A connection's failure (a reset, a broken client) ends that connection only.
                         try? await handler.run(connection)
+                        self.connections.withLock { _ = $0.removeValue(forKey: pid) }
                     }
                 }
             }
         }
     }
 
-    /// Stops accepting connections; ``run(host:port:onListening:)`` returns once open ones end.
-    public func stop() {
+    /// Connections open now.
+    public var connectionCount: Int { connections.withLock { $0.count } }
+
+    /// Stops accepting connections and ends the open ones: an idle connection at once, a
+    /// busy one when its statement has finished; transactions left open are rolled back.
+    /// ``run(host:port:onListening:)`` returns when all have ended.
+    public func shutdown() {
+        shuttingDown.store(true, ordering: .relaxed)
         listener.withLock { $0 }?.close(promise: nil)
+        for control in connections.withLock({ Array($0.values) }) {
+            control.terminateIfIdle(sqlState: "57P01", "terminating connection due to administrator command")
+        }
     }
 }

@@ -8,7 +8,7 @@ typealias StrataChild = ChildProcess
 extension ChildProcess {
     /// Starts `strata arguments`.
     convenience init(_ arguments: [String], output: String, mergeErrors: Bool = false, input: String? = nil) throws {
-        try self.init(strataExecutable(), arguments, output: output, mergeErrors: mergeErrors, input: input)
+        try self.init(ChildProcess.strataExecutable(), arguments, output: output, mergeErrors: mergeErrors, input: input)
     }
 }
 

@@ -29,16 +29,7 @@ func smallOptions(checkpoint: UInt64 = 5, maxSegments: Int = 3) -> EngineOptions
 }
 
 /// The `strata` executable built next to the test bundle.
-func strataExecutable() -> URL {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let candidate = dir.appendingPathComponent("strata")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("strata")
-}
+func strataExecutable() -> URL { ChildProcess.strataExecutable() }
 
 /// Where a test keeps its database: a local directory, or a fresh bucket on the
 /// test's moto server. Tests that must hold on both take it as an argument.

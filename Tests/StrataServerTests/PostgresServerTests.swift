@@ -34,8 +34,8 @@ import Testing
     }
 
     @Test func psqlCreatesInsertsSelectsAndRollsBack() async throws {
-        let (server, port, task) = try await startServer()
-        defer { server.stop(); task.cancel() }
+        let (server, port, _) = try await startServer()
+        defer { server.shutdown() }
         let (status, lines) = try await psql(
             port,
             """
@@ -63,8 +63,8 @@ import Testing
     /// updating the same rows meet serialization failures (40001, as under PostgreSQL's
     /// SERIALIZABLE); pgbench retries them, and every transaction ends up done.
     @Test func pgbenchRunsInEveryQueryMode() async throws {
-        let (server, port, task) = try await startServer()
-        defer { server.stop(); task.cancel() }
+        let (server, port, _) = try await startServer()
+        defer { server.shutdown() }
         let (status, lines) = try await psql(
             port,
             """
@@ -104,8 +104,8 @@ import Testing
     }
 
     @Test func aWrongDatabaseNameIsRefused() async throws {
-        let (server, port, task) = try await startServer()
-        defer { server.stop(); task.cancel() }
+        let (server, port, _) = try await startServer()
+        defer { server.shutdown() }
         let (status, lines) = try await psql(port, "SELECT 1;", database: "other")
         #expect(status != 0)
         #expect(lines.contains { $0.contains("database \"other\" does not exist") }, "\(lines)")
@@ -114,8 +114,8 @@ import Testing
     /// Garbage, a truncated startup packet and an oversized length each end their own
     /// connection with an error; the server keeps serving others.
     @Test func brokenConnectionsEndAloneWithAnError() async throws {
-        let (server, port, task) = try await startServer()
-        defer { server.stop(); task.cancel() }
+        let (server, port, _) = try await startServer()
+        defer { server.shutdown() }
         let garbage: [[UInt8]] = [
             Array("GET / HTTP/1.1\r\n\r\n".utf8),
             [0, 0, 0, 8, 0, 2, 0, 0],  // protocol 2.0

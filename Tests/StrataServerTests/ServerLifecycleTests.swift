@@ -1,0 +1,145 @@
+import Foundation
+import StrataEngine
+import StrataLocalServers
+import StrataSQL
+import StrataServer
+import StrataStore
+import Synchronization
+import Testing
+
+/// Connection limits, idle timeouts, many connections at once, and shutdown.
+@Suite(.serialized) struct ServerLifecycleTests {
+    func startServer(_ configure: (inout PostgresServer.Configuration) -> Void = { _ in }) async throws -> (PostgresServer, Int) {
+        var config = PostgresServer.Configuration()
+        config.trust = true
+        configure(&config)
+        let server = PostgresServer(engine: try await Engine.open(MemoryStore()), configuration: config)
+        let port = Mutex(0)
+        Task { try await server.run(host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } } }
+        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        return (server, port.withLock { $0 })
+    }
+
+    /// Runs blocking socket work on a thread of its own (not the cooperative pool, and not
+    /// Dispatch's, which runs only so many blocked items at once).
+    func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            Thread { c.resume(with: Result { try work() }) }.start()
+        }
+    }
+
+    @Test func theConnectionLimitRefusesAndIdleConnectionsAreClosed() async throws {
+        let (server, port) = try await startServer {
+            $0.maxConnections = 3
+            $0.idleTimeout = .milliseconds(700)
+        }
+        defer { server.shutdown() }
+        let held = try await blocking {
+            try (0..<3).map { _ in
+                let c = try RawClient(port: port)
+                #expect(c.startup().last?.type == "Z")
+                return c
+            }
+        }
+        let refused = try await blocking { () -> String? in
+            let c = try RawClient(port: port)
+            let reply = c.startup()
+            return reply.first(where: { $0.type == "E" }).flatMap { RawClient.sqlState($0.body) }
+        }
+        #expect(refused == "53300")
+        // A busy connection is not idle: a statement that outlasts the timeout completes.
+        let busy = try await blocking { RawClient.firstColumns(held[0].query("SELECT count(*) FROM generate_series(1, 300000)")) }
+        #expect(busy == ["300000"])
+        // Then all three sit idle past the timeout and are told why they are closed.
+        let endings = try await blocking { held.map { c in c.untilReady().first(where: { $0.type == "E" }).flatMap { RawClient.sqlState($0.body) } } }
+        #expect(endings == ["57P05", "57P05", "57P05"])
+        try await Task.sleep(for: .milliseconds(100))
+        let again = try await blocking { () -> [String] in
+            let c = try RawClient(port: port)
+            _ = c.startup()
+            return RawClient.firstColumns(c.query("SELECT 7"))
+        }
+        #expect(again == ["7"])
+    }
+
+    /// 200 connections at once each run statements in their own transaction; all succeed.
+    @Test func twoHundredConnectionsRunQueriesTogether() async throws {
+        let (server, port) = try await startServer { $0.maxConnections = 250 }
+        defer { server.shutdown() }
+        let setup = try await blocking { () -> [Character] in
+            let c = try RawClient(port: port)
+            _ = c.startup()
+            return c.query("CREATE TABLE hits (client INTEGER PRIMARY KEY, n INTEGER)").map(\.type)
+        }
+        #expect(!setup.contains("E"))
+        let results = try await withThrowingTaskGroup(of: [String].self) { group in
+            for client in 0..<200 {
+                group.addTask {
+                    try await blocking {
+                        let c = try RawClient(port: port)
+                        let hello = c.startup()
+                        guard hello.last?.type == "Z" else {
+                            return ["no startup: \(hello.map { "\($0.type) \(RawClient.field("M", $0.body) ?? "")" })"]
+                        }
+                        var errors: [String] = []
+                        for step in 1...5 {
+                            let reply = c.query(
+                                step == 1 ? "INSERT INTO hits VALUES (\(client), 1)" : "UPDATE hits SET n = n + 1 WHERE client = \(client)")
+                            errors += reply.filter { $0.type == "E" }.map { RawClient.field("M", $0.body) ?? "?" }
+                        }
+                        let n = RawClient.firstColumns(c.query("SELECT n FROM hits WHERE client = \(client)"))
+                        if n != ["5"] { errors.append("client \(client) reads \(n)") }
+                        return errors
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(results.isEmpty, "\(results.prefix(5))")
+        let total = try await blocking { () -> [String] in
+            let c = try RawClient(port: port)
+            _ = c.startup()
+            return RawClient.firstColumns(c.query("SELECT sum(n) FROM hits"))
+        }
+        #expect(total == ["1000"])
+    }
+
+    /// SIGTERM: `strata serve` stops accepting, ends idle connections with 57P01, rolls
+    /// back the transaction a client left open, keeps what was committed, and exits 0.
+    @Test func sigtermRollsBackOpenTransactionsAndExits() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-serve-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let child = try ChildProcess(
+            ChildProcess.strataExecutable(), ["serve", dir + "/db", "--trust", "--listen", "127.0.0.1:0"], output: dir + "/out.txt",
+            mergeErrors: true)
+        var port = 0
+        while port == 0 {
+            if child.hasExited { break }
+            if let line = child.lines.first(where: { $0.hasPrefix("strata serve: database") }), let p = Int(line.split(separator: ":").last!) {
+                port = p
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(port != 0, "strata serve did not start: \(child.lines)")
+        let bound = port
+        let client = try await blocking { () -> RawClient in
+            let c = try RawClient(port: bound)
+            _ = c.startup()
+            #expect(!c.query("CREATE TABLE t (id INTEGER PRIMARY KEY)").contains { $0.type == "E" })
+            #expect(!c.query("INSERT INTO t VALUES (1)").contains { $0.type == "E" })
+            let open = c.query("BEGIN; INSERT INTO t VALUES (2)")
+            #expect(open.last.map { $0.body == [UInt8(ascii: "T")] } == true, "not in a transaction")
+            return c
+        }
+        kill(child.processIdentifierForTests, SIGTERM)
+        let ending = try await blocking { client.untilReady().first(where: { $0.type == "E" }).flatMap { RawClient.sqlState($0.body) } }
+        #expect(ending == "57P01")
+        #expect(await child.wait() == 0, "\(child.lines)")
+        #expect(child.lines.contains("strata serve: stopped"))
+
+        let session = Session(engine: try await Engine.open(try StoreLocation.open(dir + "/db")))
+        let rows = try await session.execute("SELECT id FROM t ORDER BY id")
+        #expect(rows.last?.rows == [[.int(1)]])
+    }
+}
