@@ -30,15 +30,9 @@ public final class MotoServer: Sendable {
         // changes), however this process ended.
         p.arguments = [
             "python3", "-c",
-            """
-            import os, sys, threading, time
+            parentWatchdog + """
+            import sys
             from moto.server import main
-            parent = os.getppid()
-            def watch():
-                while os.getppid() == parent:
-                    time.sleep(0.3)
-                os._exit(0)
-            threading.Thread(target=watch, daemon=True).start()
             main(["-H", "127.0.0.1", "-p", sys.argv[1]])
             """,
             String(port),
@@ -87,6 +81,18 @@ public final class MotoServer: Sendable {
         // sees the exit (a fresh-clone CI run hung here for 20 minutes).
         kill(process.processIdentifier, SIGKILL)
     }
+
+    /// Python that ends the program as soon as its parent process (this one) is gone.
+    static let parentWatchdog = """
+        import os, threading, time
+        parent = os.getppid()
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.3)
+            os._exit(0)
+        threading.Thread(target=watch, daemon=True).start()
+
+        """
 
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -117,18 +117,10 @@ public final class S3FaultProxy: Sendable {
         return Array(buffer: body)
     }
 
-    private static let program = """
+    private static let program = MotoServer.parentWatchdog + """
         import http.client, http.server, json, os, socket, sys, threading, time, urllib.parse
 
         upstream_host, upstream_port, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-        parent = os.getppid()
-
-        def watch():
-            while os.getppid() == parent:
-                time.sleep(0.3)
-            os._exit(0)
-
-        threading.Thread(target=watch, daemon=True).start()
 
         lock = threading.Lock()
         config = {"fail_every": 0, "fail_status": 503, "reset_every": 0, "drop_conditional_put_every": 0,

@@ -46,7 +46,7 @@ struct BackendWriter {
                 $0.writeInteger(Int16(0))  // column number
                 // PostgreSQL reports a column of undecided type as text.
                 let type = c.type == .unknown ? SQLType.text : c.type
-                $0.writeInteger(type.oid)
+                $0.writeInteger(Int32(bitPattern: type.oid))
                 $0.writeInteger(type.typeLength)
                 $0.writeInteger(Int32(-1))  // type modifier
                 $0.writeInteger(Self.format(formats, i))
@@ -100,27 +100,6 @@ struct BackendWriter {
 }
 
 extension SQLType {
-    /// The type's OID in PostgreSQL's `pg_type`.
-    var oid: Int32 {
-        switch self {
-        case .boolean: 16
-        case .smallint: 21
-        case .integer: 23
-        case .bigint: 20
-        case .real: 700
-        case .double: 701
-        case .numeric: 1700
-        case .text: 25
-        case .bytea: 17
-        case .date: 1082
-        case .timestamp: 1114
-        case .timestamptz: 1184
-        case .uuid: 2950
-        case .json: 114
-        case .unknown: 705
-        }
-    }
-
     /// `pg_type.typlen`: the fixed size in bytes, or -1 for variable-length types.
     var typeLength: Int16 {
         switch self {

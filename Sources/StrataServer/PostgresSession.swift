@@ -186,7 +186,7 @@ final class PostgresSession {
             if let statement = prepared.statement { (parameters, columns) = try await session.describe(statement) }
             let types = (0..<max(parameters, prepared.parameterTypes.count)).map { i in
                 // A type the client left open is reported as text (no inference yet).
-                i < prepared.parameterTypes.count && prepared.parameterTypes[i] != 0 ? prepared.parameterTypes[i] : SQLType.text.oid
+                i < prepared.parameterTypes.count && prepared.parameterTypes[i] != 0 ? prepared.parameterTypes[i] : Int32(bitPattern: SQLType.text.oid)
             }
             out.writer.message(UInt8(ascii: "t")) { b in
                 b.writeInteger(Int16(types.count))

@@ -143,9 +143,9 @@ import Testing
             Array("GET / HTTP/1.1\r\n\r\n".utf8),
             [0, 0, 0, 8, 0, 2, 0, 0],  // protocol 2.0
             [0, 0, 0, 3],  // a length shorter than itself
-            startupPacket() + [UInt8(ascii: "Q"), 0x7f, 0xff, 0xff, 0xff],  // a 2 GiB query
-            startupPacket() + [UInt8(ascii: "Q"), 0, 0, 0, 9, 0x41, 0x42, 0x43, 0x44, 0x45],  // no terminator
-            startupPacket() + [UInt8(ascii: "!"), 0, 0, 0, 4],  // unknown message type
+            RawClient.startupPacket() + [UInt8(ascii: "Q"), 0x7f, 0xff, 0xff, 0xff],  // a 2 GiB query
+            RawClient.startupPacket() + [UInt8(ascii: "Q"), 0, 0, 0, 9, 0x41, 0x42, 0x43, 0x44, 0x45],  // no terminator
+            RawClient.startupPacket() + [UInt8(ascii: "!"), 0, 0, 0, 4],  // unknown message type
         ]
         for bytes in garbage {
             let reply = try exchange(port, bytes)
@@ -156,35 +156,12 @@ import Testing
         #expect(status == 0 && lines == ["42"], "\(lines)")
     }
 
-    func startupPacket() -> [UInt8] {
-        var body: [UInt8] = [0, 3, 0, 0]
-        for s in ["user", "tester", "database", "strata", ""] { body += Array(s.utf8) + [0] }
-        let n = UInt32(body.count + 4)
-        return [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + body
-    }
-
     /// Sends `bytes` on a new connection and reads until the server closes it (5 s at most).
     func exchange(_ port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard ok == 0 else { throw POSIXError(.ECONNREFUSED) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        let client = try RawClient(port: port, timeout: 5)
+        client.send(bytes)
         var reply: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            reply += chunk[0..<n]
-        }
+        while let m = client.next() { reply += [m.type.asciiValue!] + m.body }
         return reply
     }
 }
