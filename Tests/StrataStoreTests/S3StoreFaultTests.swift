@@ -82,19 +82,21 @@ import Testing
         #expect(try await direct.get("theirs") == Array("another writer's".utf8))
         let injected = try await proxy.statistics()
         #expect(injected.dropped == 2, "\(injected)")
-        #expect(store.statistics.puts == 2 && store.statistics.gets == 2)
+        // One PUT each (no blind retry), then reads to settle.
+        #expect(store.statistics.puts == 2 && store.statistics.gets >= 2)
     }
 
     @Test func aConditionalPutAnsweredAfterTheTimeoutIsSettledByReading() async throws {
-        let (store, direct, proxy) = try await proxiedStore(timeout: .milliseconds(500))
+        let (store, direct, proxy) = try await proxiedStore(timeout: .seconds(1))
         defer { proxy.stop() }
         var faults = S3FaultProxy.Faults()
         faults.delayConditionalPutEvery = 1
-        faults.delaySeconds = 1.5
+        faults.delaySeconds = 3
         try await proxy.set(faults)
         try await store.putIfAbsent("late", Array("landed, answer late".utf8))
         #expect(try await direct.get("late") == Array("landed, answer late".utf8))
         #expect(try await proxy.statistics().delayed == 1)
-        #expect(store.statistics.puts == 1 && store.statistics.gets == 1)
+        // One PUT (no blind retry), then a read settles it (more if a loaded machine slows the read too).
+        #expect(store.statistics.puts == 1 && store.statistics.gets >= 1)
     }
 }
