@@ -7,19 +7,7 @@ import Synchronization
 import Testing
 
 /// `strata serve`'s protocol driven by real clients: psql, and raw sockets for broken input.
-@Suite struct PostgresServerTests {
-    /// A server on a free port over a new in-memory database; stopped by the caller.
-    func startServer() async throws -> (PostgresServer, Int, Task<Void, any Error>) {
-        let engine = try await Engine.open(MemoryStore())
-        var config = PostgresServer.Configuration()
-        config.trust = true
-        let server = PostgresServer(engine: engine, configuration: config)
-        let port = Mutex(0)
-        let task = Task { try await server.run(host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } } }
-        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        return (server, port.withLock { $0 }, task)
-    }
-
+@Suite(.serialized) struct PostgresServerTests {
     /// Runs `psql` with `script` on standard input; returns everything it printed.
     func psql(_ port: Int, _ script: String, database: String = "strata") async throws -> (Int32, [String]) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-psql-\(UUID())").path
@@ -34,8 +22,8 @@ import Testing
     }
 
     @Test func psqlCreatesInsertsSelectsAndRollsBack() async throws {
-        let (server, port, _) = try await startServer()
-        defer { server.shutdown() }
+        let server = try await ServeProcess()
+        let port = server.port
         let (status, lines) = try await psql(
             port,
             """
@@ -63,8 +51,8 @@ import Testing
     /// updating the same rows meet serialization failures (40001, as under PostgreSQL's
     /// SERIALIZABLE); pgbench retries them, and every transaction ends up done.
     @Test func pgbenchRunsInEveryQueryMode() async throws {
-        let (server, port, _) = try await startServer()
-        defer { server.shutdown() }
+        let server = try await ServeProcess()
+        let port = server.port
         let (status, lines) = try await psql(
             port,
             """
@@ -105,8 +93,8 @@ import Testing
 
     /// Time travel and the session functions clients ask for, through the server.
     @Test func timeTravelAndSettingsThroughTheServer() async throws {
-        let (server, port, _) = try await startServer()
-        defer { server.shutdown() }
+        let server = try await ServeProcess()
+        let port = server.port
         let (status, lines) = try await psql(
             port,
             """
@@ -127,8 +115,8 @@ import Testing
     }
 
     @Test func aWrongDatabaseNameIsRefused() async throws {
-        let (server, port, _) = try await startServer()
-        defer { server.shutdown() }
+        let server = try await ServeProcess()
+        let port = server.port
         let (status, lines) = try await psql(port, "SELECT 1;", database: "other")
         #expect(status != 0)
         #expect(lines.contains { $0.contains("database \"other\" does not exist") }, "\(lines)")
@@ -137,8 +125,8 @@ import Testing
     /// Garbage, a truncated startup packet and an oversized length each end their own
     /// connection with an error; the server keeps serving others.
     @Test func brokenConnectionsEndAloneWithAnError() async throws {
-        let (server, port, _) = try await startServer()
-        defer { server.shutdown() }
+        let server = try await ServeProcess()
+        let port = server.port
         let garbage: [[UInt8]] = [
             Array("GET / HTTP/1.1\r\n\r\n".utf8),
             [0, 0, 0, 8, 0, 2, 0, 0],  // protocol 2.0
@@ -148,7 +136,7 @@ import Testing
             RawClient.startupPacket() + [UInt8(ascii: "!"), 0, 0, 0, 4],  // unknown message type
         ]
         for bytes in garbage {
-            let reply = try exchange(port, bytes)
+            let reply = try await blocking { try exchange(port, bytes) }
             #expect(reply.contains(UInt8(ascii: "E")), "no error for \(bytes.prefix(16))")
             #expect(String(decoding: reply, as: UTF8.self).contains("08P01"), "\(String(decoding: reply, as: UTF8.self))")
         }
@@ -157,7 +145,7 @@ import Testing
     }
 
     /// Sends `bytes` on a new connection and reads until the server closes it (5 s at most).
-    func exchange(_ port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
+    @Sendable func exchange(_ port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
         let client = try RawClient(port: port, timeout: 5)
         client.send(bytes)
         var reply: [UInt8] = []

@@ -9,31 +9,9 @@ import Testing
 
 /// Connection limits, idle timeouts, many connections at once, and shutdown.
 @Suite(.serialized) struct ServerLifecycleTests {
-    func startServer(_ configure: (inout PostgresServer.Configuration) -> Void = { _ in }) async throws -> (PostgresServer, Int) {
-        var config = PostgresServer.Configuration()
-        config.trust = true
-        configure(&config)
-        let server = PostgresServer(engine: try await Engine.open(MemoryStore()), configuration: config)
-        let port = Mutex(0)
-        Task { try await server.run(host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } } }
-        while port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        return (server, port.withLock { $0 })
-    }
-
-    /// Runs blocking socket work on a thread of its own (not the cooperative pool, and not
-    /// Dispatch's, which runs only so many blocked items at once).
-    func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { c in
-            Thread { c.resume(with: Result { try work() }) }.start()
-        }
-    }
-
     @Test func theConnectionLimitRefusesAndIdleConnectionsAreClosed() async throws {
-        let (server, port) = try await startServer {
-            $0.maxConnections = 3
-            $0.idleTimeout = .milliseconds(700)
-        }
-        defer { server.shutdown() }
+        let server = try await ServeProcess(["--max-connections", "3", "--idle-timeout", "0.7"])
+        let port = server.port
         let held = try await blocking {
             try (0..<3).map { _ in
                 let c = try RawClient(port: port)
@@ -64,8 +42,8 @@ import Testing
 
     /// 200 connections at once each run statements in their own transaction; all succeed.
     @Test func twoHundredConnectionsRunQueriesTogether() async throws {
-        let (server, port) = try await startServer { $0.maxConnections = 250 }
-        defer { server.shutdown() }
+        let server = try await ServeProcess(["--max-connections", "250"])
+        let port = server.port
         let setup = try await blocking { () -> [Character] in
             let c = try RawClient(port: port)
             _ = c.startup()
@@ -107,22 +85,8 @@ import Testing
     /// SIGTERM: `strata serve` stops accepting, ends idle connections with 57P01, rolls
     /// back the transaction a client left open, keeps what was committed, and exits 0.
     @Test func sigtermRollsBackOpenTransactionsAndExits() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-serve-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let child = try ChildProcess(
-            ChildProcess.strataExecutable(), ["serve", dir + "/db", "--trust", "--listen", "127.0.0.1:0"], output: dir + "/out.txt",
-            mergeErrors: true)
-        var port = 0
-        while port == 0 {
-            if child.hasExited { break }
-            if let line = child.lines.first(where: { $0.hasPrefix("strata serve: database") }), let p = Int(line.split(separator: ":").last!) {
-                port = p
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try #require(port != 0, "strata serve did not start: \(child.lines)")
-        let bound = port
+        let server = try await ServeProcess()
+        let bound = server.port
         let client = try await blocking { () -> RawClient in
             let c = try RawClient(port: bound)
             _ = c.startup()
@@ -132,13 +96,13 @@ import Testing
             #expect(open.last.map { $0.body == [UInt8(ascii: "T")] } == true, "not in a transaction")
             return c
         }
-        kill(child.processIdentifierForTests, SIGTERM)
+        kill(server.child.processIdentifierForTests, SIGTERM)
         let ending = try await blocking { client.untilReady().first(where: { $0.type == "E" }).flatMap { RawClient.sqlState($0.body) } }
         #expect(ending == "57P01")
-        #expect(await child.wait() == 0, "\(child.lines)")
-        #expect(child.lines.contains("strata serve: stopped"))
+        #expect(await server.child.wait() == 0, "\(server.child.lines)")
+        #expect(server.child.lines.contains("strata serve: stopped"))
 
-        let session = Session(engine: try await Engine.open(try StoreLocation.open(dir + "/db")))
+        let session = Session(engine: try await Engine.open(try StoreLocation.open(server.directory + "/db")))
         let rows = try await session.execute("SELECT id FROM t ORDER BY id")
         #expect(rows.last?.rows == [[.int(1)]])
     }

@@ -1,0 +1,53 @@
+import Foundation
+import StrataLocalServers
+
+/// `strata serve` in a child process on a free port, over a new database directory.
+/// A server of its own process answers even while this test process is busy with other
+/// tests (in-process, the server's tasks would share the test process's two threads).
+final class ServeProcess: Sendable {
+    let port: Int
+    let directory: String
+    let child: ChildProcess
+
+    /// Starts the server with extra `arguments` and waits until it listens.
+    init(_ arguments: [String] = []) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("strata-serve-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        child = try ChildProcess(
+            ChildProcess.strataExecutable(), ["serve", directory + "/db", "--trust", "--listen", "127.0.0.1:0"] + arguments,
+            output: directory + "/out.txt", mergeErrors: true)
+        var found = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while found == 0 {
+            if child.hasExited || ContinuousClock.now > deadline {
+                throw POSIXError(.ECONNREFUSED)
+            }
+            if let line = child.lines.first(where: { $0.hasPrefix("strata serve: database") }),
+                let p = Int(line.split(separator: ":").last!)
+            {
+                found = p
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        port = found
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    func stop() async -> Int32 {
+        kill(child.processIdentifierForTests, SIGTERM)
+        return await child.wait()
+    }
+
+    deinit {
+        kill(child.processIdentifierForTests, SIGKILL)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Runs blocking socket work on a thread of its own (not the cooperative pool, and not
+/// Dispatch's, which runs only so many blocked items at once).
+func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        Thread { c.resume(with: Result { try work() }) }.start()
+    }
+}
