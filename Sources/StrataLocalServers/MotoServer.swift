@@ -32,8 +32,19 @@ public final class MotoServer: Sendable {
             "python3", "-c",
             parentWatchdog + """
             import sys
-            from moto.server import main
-            main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+            import moto.server
+
+            # moto checks If-None-Match and then stores, without a lock, on a threaded
+            # server: two concurrent conditional PUTs of one key can both succeed. Serve one
+            # request at a time so that put-if-absent is atomic, as on S3.
+            class Serialized(moto.server.DomainDispatcherApplication):
+                lock = threading.Lock()
+                def __call__(self, environ, start_response):
+                    with Serialized.lock:
+                        return list(super().__call__(environ, start_response))
+
+            moto.server.DomainDispatcherApplication = Serialized
+            moto.server.main(["-H", "127.0.0.1", "-p", sys.argv[1]])
             """,
             String(port),
         ]
