@@ -170,7 +170,7 @@ extension Engine {
             // Another writer took this sequence number: learn what it (and whoever followed)
             // wrote, then revalidate and try the next free one.
             do {
-                try await storageErrors { try await catchUpQuickly() }
+                try await storageErrors { try await catchUp(readingAhead: true) }
                 if version.head < seq {
                     throw corrupt("log entry \(seq) exists but cannot be read")
                 }

@@ -162,12 +162,12 @@ public final class Engine: Sendable {
         return head
     }
 
-    /// Applies every log entry after the current head that exists in the store, reading
-    /// several at once when they are many: a window of two entries that doubles (up to 32)
-    /// while every entry in it exists. A process that lost the race for a log position
-    /// is then a round trip or two, not one round trip per entry, behind the winner.
-    func catchUpQuickly() async throws {
-        var window = 2
+    /// Applies every log entry after the current head that exists in the store, one GET
+    /// at a time; with `readingAhead`, several at once: a window of two entries that
+    /// doubles (up to 32) while every entry in it exists, so a process that lost the race
+    /// for a log position is a round trip or two, not one per entry, behind the winner.
+    func catchUp(readingAhead: Bool = false) async throws {
+        var window = readingAhead ? 2 : 1
         while true {
             let from = version.head + 1
             let found = try await withThrowingTaskGroup(of: (Int, [UInt8]?).self) { group in
@@ -185,19 +185,7 @@ public final class Engine: Sendable {
                 let entry = try decodeEntry(bytes, seq: seq)
                 try apply(entry, hash: ContentHash(of: bytes), try await prepare(entry, reference: version))
             }
-            window = min(window * 2, 32)
-        }
-    }
-
-    /// Applies every log entry after the current head that exists in the store.
-    func catchUp() async throws {
-        while true {
-            let v = version
-            let seq = v.head + 1
-            guard let bytes = try await store.getIfPresent(StoreLayout.logKey(branch, seq)) else { return }
-            let entry = try decodeEntry(bytes, seq: seq)
-            let prepared = try await prepare(entry, reference: v)
-            try apply(entry, hash: ContentHash(of: bytes), prepared)
+            if readingAhead { window = min(window * 2, 32) }
         }
     }
 
