@@ -14,19 +14,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Close connections idle this many seconds (0: never).") var idleTimeout = 0.0
 
     func run() async throws {
-        guard trust else {
-            // SCRAM-SHA-256 with roles in the database is the next step (issue 5).
-            throw ValidationError("password authentication is not implemented yet: pass --trust to accept every login")
-        }
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
         else { throw ValidationError("--listen takes HOST:PORT, not '\(listen)'") }
         let host = String(listen[..<colon])
-        let engine = try await openEngine(db)
         var config = PostgresServer.Configuration()
         config.database = database
         config.trust = trust
         config.maxConnections = maxConnections
         if idleTimeout > 0 { config.idleTimeout = .milliseconds(Int(idleTimeout * 1000)) }
+        do {
+            try config.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let engine = try await openEngine(db)
         let server = PostgresServer(engine: engine, configuration: config)
         // SIGINT and SIGTERM: stop accepting, let running statements finish, roll back
         // open transactions, then exit.

@@ -55,8 +55,8 @@ public final class ChildProcess: Sendable {
         _ = await wait()
     }
 
-    /// The process's id, to send it signals.
-    public var processIdentifierForTests: Int32 { process.processIdentifier }
+    /// The process id, to send it signals.
+    public var processIdentifier: Int32 { process.processIdentifier }
 
     /// True once the process has ended.
     public var hasExited: Bool { exit.state.withLock { $0.status != nil } }

@@ -28,11 +28,15 @@ public struct Parser {
 
     /// Parses exactly one statement.
     public static func parseOne(_ sql: String) throws -> Statement {
+        guard let statement = try parseAtMostOne(sql) else { throw SQLError(SQLError.syntaxError, "empty statement") }
+        return statement
+    }
+
+    /// Parses text that holds one statement or none (only blanks and comments): nil for none.
+    public static func parseAtMostOne(_ sql: String) throws -> Statement? {
         let all = try parse(sql)
-        guard all.count == 1 else {
-            throw SQLError(SQLError.syntaxError, all.isEmpty ? "empty statement" : "expected one statement, found \(all.count)")
-        }
-        return all[0]
+        guard all.count <= 1 else { throw SQLError(SQLError.syntaxError, "expected one statement, found \(all.count)") }
+        return all.first
     }
 
     /// Parses statements up to the end of the text.

@@ -408,7 +408,8 @@ public struct PreparedStatement: Sendable {
     /// True when the statement has `FOR SYSTEM_TIME` clauses (resolved per execution).
     let isTemporal: Bool
 
-    init(statement: Statement, sql: String) {
+    /// Wraps `statement`, already parsed from `sql`.
+    public init(statement: Statement, sql: String) {
         self.statement = statement
         self.sql = sql
         var clauses: [TemporalClause] = []

@@ -13,7 +13,8 @@ public final class PostgresServer: Sendable {
         public var database = "strata"
         /// The largest protocol message accepted, in bytes; longer ones end the connection.
         public var maxMessageBytes = 64 << 20
-        /// Accept every login without a password (only when asked for on the command line).
+        /// Accept every login without a password. Required for now: ``run(host:port:onListening:)``
+        /// refuses to start without it until password authentication exists.
         public var trust = false
         /// Connections served at once; more are refused with SQLSTATE 53300.
         public var maxConnections = 100
@@ -22,6 +23,16 @@ public final class PostgresServer: Sendable {
 
         /// The defaults: database `strata`, 64 MiB messages, no trust.
         public init() {}
+
+        /// Throws when the server cannot run with these settings; ``run(host:port:onListening:)``
+        /// checks them too, but a caller can check before opening the database.
+        public func validate() throws {
+            guard trust else {
+                // SCRAM-SHA-256 with roles in the database is not built yet: refuse rather than let anyone in.
+                throw SQLError(
+                    SQLError.featureNotSupported, "password authentication is not implemented yet: trust (--trust) accepts every login")
+            }
+        }
     }
 
     /// The engine every session runs on.
@@ -49,6 +60,7 @@ public final class PostgresServer: Sendable {
     /// Listens on `host:port` (port 0 picks a free one, reported to `onListening`) and
     /// serves connections until ``shutdown()``; returns when every connection has ended.
     public func run(host: String, port: Int, onListening: @Sendable (Int) -> Void = { _ in }) async throws {
+        try configuration.validate()
         let maxBytes = configuration.maxMessageBytes
         let idle = configuration.idleTimeout
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -134,7 +134,7 @@ final class PostgresSession {
         if !name.isEmpty, statements[name] != nil {
             throw SQLError(SQLError.Code(sqlState: "42P05", name: "duplicate prepared statement"), "prepared statement \"\(name)\" already exists")
         }
-        let statement = try Parser.parse(sql).isEmpty ? nil : session.prepare(sql)
+        let statement = try Parser.parseAtMostOne(sql).map { PreparedStatement(statement: $0, sql: sql) }
         statements[name] = Prepared(statement: statement, parameterTypes: types)
         out.writer.message(UInt8(ascii: "1")) { _ in }
     }

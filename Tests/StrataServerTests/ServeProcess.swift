@@ -34,12 +34,12 @@ final class ServeProcess: Sendable {
 
     /// Sends SIGTERM and waits for the exit status.
     func stop() async -> Int32 {
-        kill(child.processIdentifierForTests, SIGTERM)
+        kill(child.processIdentifier, SIGTERM)
         return await child.wait()
     }
 
     deinit {
-        kill(child.processIdentifierForTests, SIGKILL)
+        kill(child.processIdentifier, SIGKILL)
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

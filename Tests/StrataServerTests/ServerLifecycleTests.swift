@@ -95,7 +95,7 @@ import Testing
             #expect(open.last.map { $0.body == [UInt8(ascii: "T")] } == true, "not in a transaction")
             return c
         }
-        kill(server.child.processIdentifierForTests, SIGTERM)
+        kill(server.child.processIdentifier, SIGTERM)
         let ending = try await blocking { client.untilReady().first(where: { $0.type == "E" }).flatMap { RawClient.sqlState($0.body) } }
         #expect(ending == "57P01")
         #expect(await server.child.wait() == 0, "\(server.child.lines)")
