@@ -127,6 +127,20 @@ final class ModelRun {
         #expect(part.map { s($0.key)! } == Array(expected.keys.filter { $0 >= lower && $0 < upper }.sorted().prefix(3)))
     }
 
+    /// Runs `ops` on a new engine over the store `makeStore` gives, checks every read against
+    /// the model, and closes the engines; an error on the way is recorded as the test's issue.
+    static func runAndCheck(_ ops: [Int], on makeStore: () async throws -> any ObjectStore) async {
+        do {
+            let run = try await ModelRun(store: try await makeStore(), options: smallOptions())
+            for n in ops { try await run.step(n) }
+            try await run.checkEverything()
+            await run.engine.close()
+            await run.other?.close()
+        } catch {
+            Issue.record("unexpected error: \(error)")
+        }
+    }
+
     /// Every read at every sequence, and every key's history, against the model.
     func checkEverything() async throws {
         try await engine.refresh()
@@ -161,25 +175,13 @@ final class ModelRun {
 @Suite struct ModelBasedTests {
     @Test func randomInterleavingsAgreeWithTheModelInMemory() async throws {
         await propertyCheck(count: 40, input: Gen.int(in: 0...99_999).array(of: 10...90)) { ops in
-            do {
-                let run = try await ModelRun(store: MemoryStore(), options: smallOptions())
-                for n in ops { try await run.step(n) }
-                try await run.checkEverything()
-            } catch {
-                Issue.record("unexpected error: \(error)")
-            }
+            await ModelRun.runAndCheck(ops) { MemoryStore() }
         }
     }
 
     @Test func randomInterleavingsAgreeWithTheModelOnDisk() async throws {
         await propertyCheck(count: 8, input: Gen.int(in: 0...99_999).array(of: 20...80)) { ops in
-            do {
-                let run = try await ModelRun(store: try DirectoryStore(path: temporaryDirectory()), options: smallOptions())
-                for n in ops { try await run.step(n) }
-                try await run.checkEverything()
-            } catch {
-                Issue.record("unexpected error: \(error)")
-            }
+            await ModelRun.runAndCheck(ops) { try DirectoryStore(path: temporaryDirectory()) }
         }
     }
 

@@ -13,7 +13,7 @@ import Testing
     @Test func randomInterleavingsAgreeWithTheModelOnS3WithFaults() async throws {
         let moto = try await MotoServer.shared()
         await propertyCheck(count: 4, input: Gen.int(in: 0...99_999).array(of: 20...60)) { ops in
-            do {
+            await ModelRun.runAndCheck(ops) {
                 let faulty = FaultInjectingStore(S3Store(try await moto.makeBucket()))
                 faulty.add(.init([.putIfAbsent], action: .loseResponse, every: 5))
                 faulty.add(.init([.putIfAbsent], action: .fail(.transient("injected 503")), every: 7))
@@ -21,13 +21,7 @@ import Testing
                 faulty.add(.init([.get, .getRange], action: .fail(.transient("injected timeout")), every: 6))
                 faulty.add(.init([.get, .getRange, .list], action: .delay(.milliseconds(25)), every: 9))
                 faulty.add(.init([.list], action: .fail(.transient("injected reset")), every: 4))
-                let run = try await ModelRun(store: faulty, options: smallOptions())
-                for n in ops { try await run.step(n) }
-                try await run.checkEverything()
-                await run.engine.close()
-                await run.other?.close()
-            } catch {
-                Issue.record("unexpected error: \(error)")
+                return faulty
             }
         }
     }
@@ -47,17 +41,11 @@ import Testing
         faults.delaySeconds = 1.0
         try await proxy.set(faults)
         await propertyCheck(count: 2, input: Gen.int(in: 0...99_999).array(of: 20...40)) { ops in
-            do {
+            await ModelRun.runAndCheck(ops) {
                 var config = try await moto.makeBucket()
                 config.port = Int(proxy.endpoint.split(separator: ":").last!)!
                 config.requestTimeout = .milliseconds(500)
-                let run = try await ModelRun(store: S3Store(config), options: smallOptions())
-                for n in ops { try await run.step(n) }
-                try await run.checkEverything()
-                await run.engine.close()
-                await run.other?.close()
-            } catch {
-                Issue.record("unexpected error: \(error)")
+                return S3Store(config)
             }
         }
         let injected = try await proxy.statistics()
