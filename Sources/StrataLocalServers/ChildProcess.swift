@@ -82,6 +82,24 @@ public final class ChildProcess: Sendable {
         return lines.filter { !$0.isEmpty }
     }
 
+    /// Waits until the process writes a line `prefix PORT` and returns PORT: servers here bind
+    /// port 0 and say which port they got, so two servers started at once never race for one.
+    public func announcedPort(prefix: String, within limit: Duration = .seconds(60)) async throws -> Int {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            if let line = lines.first(where: { $0.hasPrefix(prefix) }),
+                let port = Int(line.split(whereSeparator: { $0 == " " || $0 == ":" }).last ?? "")
+            {
+                return port
+            }
+            if hasExited || ContinuousClock.now > deadline {
+                let output = lines.suffix(20).joined(separator: "\n")
+                throw ChildProcessError(message: "no \"\(prefix) PORT\" line from \(process.executableURL?.path ?? "?"):\n\(output)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// The `strata` executable built beside the running test binary (or this program).
     public static func strataExecutable() -> URL {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -93,4 +111,12 @@ public final class ChildProcess: Sendable {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("strata")
     }
+}
+
+/// A child process did not do what was expected of it; the message says what and shows its output.
+public struct ChildProcessError: Error, CustomStringConvertible {
+    /// What went wrong, with the end of the process's output.
+    public let message: String
+    /// The message.
+    public var description: String { message }
 }

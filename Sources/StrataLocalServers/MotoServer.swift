@@ -9,9 +9,9 @@ import StrataStore
 public final class MotoServer: Sendable {
     /// `http://127.0.0.1:PORT`.
     public let endpoint: String
-    private let process: Process
+    private let process: ChildProcess
 
-    private init(endpoint: String, process: Process) {
+    private init(endpoint: String, process: ChildProcess) {
         self.endpoint = endpoint
         self.process = process
     }
@@ -23,35 +23,15 @@ public final class MotoServer: Sendable {
 
     /// Starts a new server and waits until it answers.
     public static func start() async throws -> MotoServer {
-        let port = try freePort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // A watchdog thread ends the server as soon as this process is gone (its parent
-        // changes), however this process ended.
-        p.arguments = [
-            "python3", "-c",
-            parentWatchdog + """
-            import sys
-            import moto.server
-
-            # moto checks If-None-Match and then stores, without a lock, on a threaded
-            # server: two concurrent conditional PUTs of one key can both succeed. Serve one
-            # request at a time so that put-if-absent is atomic, as on S3.
-            class Serialized(moto.server.DomainDispatcherApplication):
-                lock = threading.Lock()
-                def __call__(self, environ, start_response):
-                    with Serialized.lock:
-                        return list(super().__call__(environ, start_response))
-
-            moto.server.DomainDispatcherApplication = Serialized
-            moto.server.main(["-H", "127.0.0.1", "-p", sys.argv[1]])
-            """,
-            String(port),
-        ]
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", parentWatchdog + program],
+            output: temporaryLog("moto"), mergeErrors: true)
+        let port: Int
+        do {
+            port = try await p.announcedPort(prefix: "moto listening on")
+        } catch {
+            throw StoreError.permanent("moto did not start (is it installed? `pip install 'moto[server]'`): \(error)")
+        }
         let server = MotoServer(endpoint: "http://127.0.0.1:\(port)", process: p)
         let probe = S3Store(try S3Configuration(bucket: "probe-bucket", endpoint: server.endpoint))
         let deadline = ContinuousClock.now + .seconds(60)
@@ -60,13 +40,40 @@ public final class MotoServer: Sendable {
                 try await probe.createBucket()
                 return server
             } catch {
-                if ContinuousClock.now > deadline || !p.isRunning {
-                    throw StoreError.permanent(
-                        "moto did not start on port \(port) (is it installed? `pip install 'moto[server]'`): \(error)")
+                if ContinuousClock.now > deadline || p.hasExited {
+                    throw StoreError.permanent("moto did not answer on port \(port): \(error)")
                 }
                 try await Task.sleep(for: .milliseconds(200))
             }
         }
+    }
+
+    /// moto's WSGI application on a threaded werkzeug server bound to port 0, which prints
+    /// the port it got.
+    private static let program = """
+        import logging, os, sys
+        from werkzeug.serving import make_server
+        import moto.server
+
+        # moto checks If-None-Match and then stores, without a lock, on a threaded
+        # server: two concurrent conditional PUTs of one key can both succeed. Serve one
+        # request at a time so that put-if-absent is atomic, as on S3.
+        class Serialized(moto.server.DomainDispatcherApplication):
+            lock = threading.Lock()
+            def __call__(self, environ, start_response):
+                with Serialized.lock:
+                    return list(super().__call__(environ, start_response))
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = make_server("127.0.0.1", 0, Serialized(moto.server.create_backend_app), threaded=True)
+        os.environ["MOTO_PORT"] = str(server.server_port)
+        print("moto listening on", server.server_port, flush=True)
+        server.serve_forever()
+        """
+
+    /// A new log file for a server's output in the temporary directory.
+    static func temporaryLog(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("strata-\(name)-\(UUID()).log").path
     }
 
     /// A new empty bucket on this server, as a store configuration with fixed test credentials.
@@ -91,6 +98,7 @@ public final class MotoServer: Sendable {
         // `Process.waitUntilExit` spins a run loop that, on a cooperative thread, never
         // sees the exit (a fresh-clone CI run hung here for 20 minutes).
         kill(process.processIdentifier, SIGKILL)
+        try? FileManager.default.removeItem(atPath: process.outputPath)
     }
 
     /// Python that ends the program as soon as its parent process (this one) is gone.
@@ -104,22 +112,4 @@ public final class MotoServer: Sendable {
         threading.Thread(target=watch, daemon=True).start()
 
         """
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StoreError.permanent("socket: \(errno)") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
-            }
-        }
-        guard ok else { throw StoreError.permanent("cannot find a free port: \(errno)") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
 }

@@ -14,7 +14,7 @@ import StrataStore
 public final class S3FaultProxy: Sendable {
     /// `http://127.0.0.1:PORT`: point a store's endpoint here instead of at the server.
     public let endpoint: String
-    private let process: Process
+    private let process: ChildProcess
 
     /// What the proxy is told to do; zero turns a fault off.
     public struct Faults: Sendable {
@@ -50,7 +50,7 @@ public final class S3FaultProxy: Sendable {
         public var delayed = 0
     }
 
-    private init(endpoint: String, process: Process) {
+    private init(endpoint: String, process: ChildProcess) {
         self.endpoint = endpoint
         self.process = process
     }
@@ -60,14 +60,10 @@ public final class S3FaultProxy: Sendable {
         guard let url = URL(string: upstream), let host = url.host, let upstreamPort = url.port else {
             throw StoreError.permanent("upstream must be http://HOST:PORT, not \(upstream)")
         }
-        let port = try MotoServer.freePort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", program, host, String(upstreamPort), String(port)]
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", program, host, String(upstreamPort)],
+            output: MotoServer.temporaryLog("s3-proxy"), mergeErrors: true)
+        let port = try await p.announcedPort(prefix: "proxy listening on")
         let proxy = S3FaultProxy(endpoint: "http://127.0.0.1:\(port)", process: p)
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
@@ -75,7 +71,7 @@ public final class S3FaultProxy: Sendable {
                 _ = try await proxy.statistics()
                 return proxy
             } catch {
-                if ContinuousClock.now > deadline || !p.isRunning {
+                if ContinuousClock.now > deadline || p.hasExited {
                     throw StoreError.permanent("the fault proxy did not start on port \(port): \(error)")
                 }
                 try await Task.sleep(for: .milliseconds(100))
@@ -107,6 +103,7 @@ public final class S3FaultProxy: Sendable {
     /// Stops the proxy (SIGKILL, without waiting; see ``MotoServer/stop()``).
     public func stop() {
         kill(process.processIdentifier, SIGKILL)
+        try? FileManager.default.removeItem(atPath: process.outputPath)
     }
 
     private func control(_ path: String) async throws -> [UInt8] {
@@ -120,7 +117,7 @@ public final class S3FaultProxy: Sendable {
     private static let program = MotoServer.parentWatchdog + """
         import http.client, http.server, json, os, socket, sys, threading, time, urllib.parse
 
-        upstream_host, upstream_port, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        upstream_host, upstream_port = sys.argv[1], int(sys.argv[2])
 
         lock = threading.Lock()
         config = {"fail_every": 0, "fail_status": 503, "reset_every": 0, "drop_conditional_put_every": 0,
@@ -226,8 +223,9 @@ public final class S3FaultProxy: Sendable {
                     data = json.dumps(stats).encode()
                 self.reply(200, [("Content-Type", "application/json")], data)
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
+        print("proxy listening on", server.server_address[1], flush=True)
         server.serve_forever()
         """
 }

@@ -21,6 +21,8 @@ public final class S3Store: ObjectStore {
     /// Where the bucket is and how to reach it.
     public let configuration: S3Configuration
     private let signer: SigV4Signer?
+    /// The shared HTTP client for this store's request timeout (see ``client(timeout:)``).
+    private let client: HTTPClient
     private let counters = Counters()
 
     /// Requests, bytes and retries since the store was created.
@@ -69,21 +71,33 @@ public final class S3Store: ObjectStore {
             lists: counters.lists.load(ordering: .relaxed), deletes: counters.deletes.load(ordering: .relaxed))
     }
 
-    /// One HTTP client for every store in the process: connections to the same
-    /// endpoint are pooled and kept alive between requests. It lives as long as the process.
-    static let client: HTTPClient = {
-        var config = HTTPClient.Configuration()
-        config.timeout = .init(connect: .seconds(5), read: .seconds(30))
-        config.connectionPool = .init(idleTimeout: .seconds(50), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
-        config.decompression = .disabled
-        config.redirectConfiguration = .disallow
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
-    }()
+    /// The HTTP clients of the process, one per request timeout: stores with the same
+    /// timeout share one pool of kept-alive connections. Clients live as long as the process.
+    private static let clients = Mutex<[Duration: HTTPClient]>([:])
+
+    /// The shared client whose read timeout is `timeout`. The read timeout runs on the
+    /// connection's event loop, so a request whose reply is late fails even while every
+    /// thread of the cooperative pool is busy; the per-request deadline alone is delivered
+    /// through a task and can come after a late reply has already been accepted.
+    static func client(timeout: Duration) -> HTTPClient {
+        clients.withLock { clients in
+            if let client = clients[timeout] { return client }
+            var config = HTTPClient.Configuration()
+            config.timeout = .init(connect: .seconds(5), read: TimeAmount(timeout))
+            config.connectionPool = .init(idleTimeout: .seconds(50), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+            config.decompression = .disabled
+            config.redirectConfiguration = .disallow
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+            clients[timeout] = client
+            return client
+        }
+    }
 
     /// Opens the bucket described by `configuration`. No request is sent until the first operation.
     public init(_ configuration: S3Configuration) {
         self.configuration = configuration
         self.signer = configuration.credentials.map { SigV4Signer(credentials: $0, region: configuration.region) }
+        self.client = Self.client(timeout: configuration.requestTimeout)
     }
 
     /// Creates the bucket (for tests and first use against a local server); an existing
@@ -336,7 +350,7 @@ public final class S3Store: ObjectStore {
         counters.count(counter)
         counters.bytesSent.add(body.count, ordering: .relaxed)
         let deadline = NIODeadline.now() + TimeAmount(configuration.requestTimeout)
-        let response = try await Self.client.execute(request, deadline: deadline)
+        let response = try await client.execute(request, deadline: deadline)
         let expected = response.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
         var bytes = [UInt8]()
         // Stream the body into one buffer of the announced size (no doubling copies).

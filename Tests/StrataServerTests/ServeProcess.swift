@@ -16,20 +16,7 @@ final class ServeProcess: Sendable {
         child = try ChildProcess(
             ChildProcess.strataExecutable(), ["serve", directory + "/db", "--trust", "--listen", "127.0.0.1:0"] + arguments,
             output: directory + "/out.txt", mergeErrors: true)
-        var found = 0
-        let deadline = ContinuousClock.now + .seconds(60)
-        while found == 0 {
-            if child.hasExited || ContinuousClock.now > deadline {
-                throw POSIXError(.ECONNREFUSED)
-            }
-            if let line = child.lines.first(where: { $0.hasPrefix("strata serve: database") }),
-                let p = Int(line.split(separator: ":").last!)
-            {
-                found = p
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        port = found
+        port = try await child.announcedPort(prefix: "strata serve: database")
     }
 
     /// Sends SIGTERM and waits for the exit status.
