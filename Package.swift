@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
@@ -36,13 +37,19 @@ let package = Package(
             name: "StrataEngine",
             dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "StrataSQL", dependencies: ["StrataEngine", "StrataStore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "StrataSQL",
+            dependencies: [
+                "StrataEngine", "StrataStore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "Strata", dependencies: ["StrataSQL", "StrataEngine", "StrataStore"]),
         .target(
             name: "StrataServer",
             dependencies: [
                 "StrataSQL", "StrataEngine", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(

@@ -201,8 +201,11 @@ struct Watch: AsyncParsableCommand {
                 let start = wallMicros()
                 _ = try? await store.getIfPresent("log/main/99999999999999999999")
                 print("TRIP \(start) \(wallMicros())")
-                fflush(nil)
+                // How late a 20 ms sleep wakes up: what a loaded machine adds to every wait here.
+                let asleep = wallMicros()
                 try? await Task.sleep(for: .milliseconds(20))
+                print("SLEPT \(asleep) \(wallMicros())")
+                fflush(nil)
             }
         }
         print("SEEN \(engine.head) \(wallMicros())")

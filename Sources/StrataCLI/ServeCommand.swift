@@ -9,7 +9,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Argument(help: "The database: a directory or s3:// URL.") var db: String
     @Option(help: "HOST:PORT to listen on.") var listen = "127.0.0.1:5433"
     @Option(help: "The database name clients connect to.") var database = "strata"
-    @Flag(help: "Accept every login without a password.") var trust = false
+    @Flag(help: "Accept every login without a password (otherwise: SCRAM-SHA-256 against the roles in the database).") var trust = false
     @Option(name: .customLong("max-connections"), help: "Connections served at once.") var maxConnections = 100
     @Option(name: .customLong("idle-timeout"), help: "Close connections idle this many seconds (0: never).") var idleTimeout = 0.0
 
@@ -22,13 +22,17 @@ struct ServeCommand: AsyncParsableCommand {
         config.trust = trust
         config.maxConnections = maxConnections
         if idleTimeout > 0 { config.idleTimeout = .milliseconds(Int(idleTimeout * 1000)) }
-        do {
-            try config.validate()
-        } catch {
-            throw ValidationError("\(error)")
-        }
         let engine = try await openEngine(db)
         let server = PostgresServer(engine: engine, configuration: config)
+        if !trust, try await server.loginRoles().isEmpty {
+            await engine.close()
+            throw ValidationError(
+                """
+                no role can log in with a password yet. Create one first, e.g.
+                  strata sql \(db) "CREATE ROLE app LOGIN PASSWORD 'choose-a-password'"
+                or start with --trust to accept every login without a password.
+                """)
+        }
         // SIGINT and SIGTERM: stop accepting, let running statements finish, roll back
         // open transactions, then exit.
         let signals = [SIGINT, SIGTERM].map { number in

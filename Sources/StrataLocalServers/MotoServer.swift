@@ -49,23 +49,27 @@ public final class MotoServer: Sendable {
     }
 
     /// moto's WSGI application on a threaded werkzeug server bound to port 0, which prints
-    /// the port it got.
+    /// the port it got, with conditional PUTs made atomic.
     private static let program = """
         import logging, os, sys
         from werkzeug.serving import make_server
         import moto.server
 
         # moto checks If-None-Match and then stores, without a lock, on a threaded
-        # server: two concurrent conditional PUTs of one key can both succeed. Serve one
-        # request at a time so that put-if-absent is atomic, as on S3.
-        class Serialized(moto.server.DomainDispatcherApplication):
-            lock = threading.Lock()
+        # server: two concurrent conditional PUTs of one key can both succeed. Conditional
+        # PUTs of one key take turns (striped locks), so that put-if-absent is atomic as on
+        # S3; everything else stays concurrent.
+        stripes = [threading.Lock() for _ in range(64)]
+        class AtomicConditionalPuts(moto.server.DomainDispatcherApplication):
             def __call__(self, environ, start_response):
-                with Serialized.lock:
-                    return list(super().__call__(environ, start_response))
+                if environ.get("REQUEST_METHOD") == "PUT" and environ.get("HTTP_IF_NONE_MATCH"):
+                    key = environ.get("HTTP_HOST", "") + environ.get("PATH_INFO", "")
+                    with stripes[hash(key) % len(stripes)]:
+                        return list(super().__call__(environ, start_response))
+                return super().__call__(environ, start_response)
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = make_server("127.0.0.1", 0, Serialized(moto.server.create_backend_app), threaded=True)
+        server = make_server("127.0.0.1", 0, AtomicConditionalPuts(moto.server.create_backend_app), threaded=True)
         os.environ["MOTO_PORT"] = str(server.server_port)
         print("moto listening on", server.server_port, flush=True)
         server.serve_forever()

@@ -326,4 +326,64 @@ public indirect enum Statement: Sendable, Hashable {
     case noOp(String)
     /// `REINDEX [INDEX|TABLE] name`: indexes are always consistent, so this only checks the name.
     case reindex(String)
+    /// `CREATE ROLE name [WITH] options` (`CREATE USER` is the same with LOGIN by default).
+    case createRole(String, RoleOptions)
+    /// `ALTER ROLE name [WITH] options`.
+    case alterRole(String, RoleOptions)
+    /// `ALTER ROLE name RENAME TO new` (SCRAM secrets do not depend on the name, so the password stays).
+    case renameRole(String, to: String)
+    /// `DROP ROLE [IF EXISTS] name, ...`.
+    case dropRole([String], ifExists: Bool)
+    /// `COPY ... FROM STDIN` / `COPY ... TO STDOUT`: the server moves the data.
+    case copy(CopyStatement)
+}
+
+/// A `COPY` statement: rows between a table (or a query's result) and the client.
+public struct CopyStatement: Sendable, Hashable {
+    /// What is copied: a table's columns (all when empty), or a query's result (TO only).
+    public enum Target: Sendable, Hashable {
+        case table(String, columns: [String])
+        case query(SelectStatement)
+    }
+    /// The table or query.
+    public var target: Target
+    /// True for `FROM STDIN` (rows come in), false for `TO STDOUT` (rows go out).
+    public var isFrom: Bool
+    /// How rows are written as bytes.
+    public var format: CopyFormat
+}
+
+/// COPY's text and CSV formats and their options.
+public struct CopyFormat: Sendable, Hashable {
+    /// `FORMAT csv` (true) or `FORMAT text` (false).
+    public var csv = false
+    /// The column separator: tab for text, comma for CSV.
+    public var delimiter: UInt8 = 0x09
+    /// How NULL is written: `\N` in text, an unquoted empty field in CSV.
+    public var null = "\\N"
+    /// CSV: a header line (skipped on input, written on output).
+    public var header = false
+    /// CSV: the quote character.
+    public var quote: UInt8 = UInt8(ascii: "\"")
+    /// CSV: the character that escapes a quote inside a quoted field.
+    public var escape: UInt8 = UInt8(ascii: "\"")
+
+    /// Text format with its defaults.
+    public init() {}
+}
+
+/// The options of `CREATE ROLE` and `ALTER ROLE`; nil leaves a setting as it is (ALTER)
+/// or at its default (CREATE).
+public struct RoleOptions: Sendable, Hashable {
+    /// LOGIN / NOLOGIN.
+    public var login: Bool?
+    /// SUPERUSER / NOSUPERUSER.
+    public var superuser: Bool?
+    /// `PASSWORD 'text'`: the new password, or `.some(nil)` for `PASSWORD NULL`.
+    public var password: String??
+    /// `CONNECTION LIMIT n` (-1: no limit).
+    public var connectionLimit: Int?
+
+    /// No options.
+    public init() {}
 }

@@ -65,7 +65,7 @@ enum Function: String, Hashable, Sendable, CaseIterable {
     case left, right, lpad, rpad, `repeat`, reverse, initcap, md5, split_part, starts_with, chr, ascii
     case round, ceil, floor, trunc, sqrt, power, mod, sign, exp, ln, log, log10, pi, random, cbrt, div
     case now, current_date, date_part, date_trunc, to_timestamp
-    case version, current_schema, current_database, current_user, gen_random_uuid, typeof
+    case version, current_schema, current_database, current_user, gen_random_uuid, typeof, current_setting
 }
 
 extension BExpr {

@@ -73,6 +73,17 @@ struct ViewInfo: Codable, Sendable, Hashable {
     var columns: [String]
 }
 
+/// A role: who may log in to `strata serve`, and with which password secret.
+struct RoleInfo: Codable, Sendable, Hashable {
+    var name: String
+    var login: Bool
+    var superuser: Bool
+    /// The SCRAM-SHA-256 secret in PostgreSQL's text form; nil when the role has no password.
+    var secret: String?
+    /// Connections the role may have open at once; -1 for no limit.
+    var connectionLimit: Int = -1
+}
+
 /// The catalog's bookkeeping record: a version that every DDL bumps, and the next object id.
 struct CatalogMeta: Codable, Sendable {
     var version: UInt64 = 0
@@ -85,9 +96,11 @@ enum KeyLayout {
     static let metaKey: [UInt8] = [0x00, UInt8(ascii: "M")]
     static let tablePrefixByte = UInt8(ascii: "T")
     static let viewPrefixByte = UInt8(ascii: "V")
+    static let rolePrefixByte = UInt8(ascii: "R")
 
     static func tableKey(_ name: String) -> [UInt8] { [0x00, tablePrefixByte] + Array(name.utf8) }
     static func viewKey(_ name: String) -> [UInt8] { [0x00, viewPrefixByte] + Array(name.utf8) }
+    static func roleKey(_ name: String) -> [UInt8] { [0x00, rolePrefixByte] + Array(name.utf8) }
 
     /// The prefix of every key of a table: its rows and all its indexes.
     static func tableSpace(_ table: UInt32) -> [UInt8] {
@@ -117,14 +130,17 @@ final class Catalog: Sendable {
     let nextId: UInt32
     let tables: [String: TableInfo]
     let views: [String: ViewInfo]
+    /// Roles, by name.
+    let roles: [String: RoleInfo]
     /// Table bindings made so far, by table id.
     let bindings = Mutex<[UInt32: TableBinding]>([:])
 
-    init(version: UInt64, nextId: UInt32, tables: [String: TableInfo], views: [String: ViewInfo]) {
+    init(version: UInt64, nextId: UInt32, tables: [String: TableInfo], views: [String: ViewInfo], roles: [String: RoleInfo] = [:]) {
         self.version = version
         self.nextId = nextId
         self.tables = tables
         self.views = views
+        self.roles = roles
     }
 
     static let empty = Catalog(version: 0, nextId: 1, tables: [:], views: [:])
@@ -148,6 +164,7 @@ final class Catalog: Sendable {
         var meta = CatalogMeta()
         var tables: [String: TableInfo] = [:]
         var views: [String: ViewInfo] = [:]
+        var roles: [String: RoleInfo] = [:]
         do {
             for kv in pairs {
                 guard kv.key.count >= 2 else { continue }
@@ -159,13 +176,16 @@ final class Catalog: Sendable {
                 case KeyLayout.viewPrefixByte:
                     let v = try decoder.decode(ViewInfo.self, from: Data(kv.value))
                     views[v.name] = v
+                case KeyLayout.rolePrefixByte:
+                    let r = try decoder.decode(RoleInfo.self, from: Data(kv.value))
+                    roles[r.name] = r
                 default: continue
                 }
             }
         } catch {
             throw SQLError(EngineError.corrupt, "the catalog is malformed: \(error)")
         }
-        return Catalog(version: meta.version, nextId: meta.nextId, tables: tables, views: views)
+        return Catalog(version: meta.version, nextId: meta.nextId, tables: tables, views: views, roles: roles)
     }
 
     static func encode<T: Encodable>(_ value: T) -> [UInt8] {

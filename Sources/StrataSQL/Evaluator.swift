@@ -13,6 +13,10 @@ final class EvalContext {
     var subqueryValues: [SQLValue] = []
     /// The statement's start time (microseconds since 2000-01-01), for now().
     let statementTime: Int64
+    /// The session's role, for `current_user` ("strata" when embedded).
+    var user = "strata"
+    /// Settings changed with SET in the session, for `current_setting`.
+    var settings: [String: String] = [:]
 
     init(params: [SQLValue], statementTime: Int64) {
         self.params = params

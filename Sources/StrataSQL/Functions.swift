@@ -42,7 +42,13 @@ enum Functions {
         case .version: return .text("PostgreSQL 15.0 (Strata)")
         case .current_schema: return .text("public")
         case .current_database: return .text("strata")
-        case .current_user: return .text("strata")
+        case .current_user: return .text(ctx.user)
+        case .current_setting:
+            // current_setting(name [, missing_ok]): SET's value in this session, else the default.
+            guard let name = try Evaluator.eval(args[0], row, ctx).text?.lowercased() else { return .null }
+            if let value = ctx.settings[name] ?? Session.defaults[name] { return .text(value) }
+            if args.count == 2, case .bool(true) = try Evaluator.eval(args[1], row, ctx) { return .null }
+            throw SQLError(SQLError.undefinedObject, "unrecognized configuration parameter \"\(name)\"")
         case .gen_random_uuid:
             var u = (0..<16).map { _ in UInt8.random(in: 0...255) }
             u[6] = u[6] & 0x0F | 0x40

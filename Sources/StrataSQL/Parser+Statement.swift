@@ -12,6 +12,7 @@ extension Parser {
         case "delete": return try deleteStatement()
         case "create": return try createStatement()
         case "drop": return try dropStatement()
+        case "copy": return try copyStatement()
         case "alter": return try alterStatement()
         case "truncate":
             advance()
@@ -478,6 +479,11 @@ extension Parser {
     mutating func createStatement() throws -> Statement {
         try expect("create")
         let orReplace = accept("or", "replace")
+        if !orReplace, check("role") || check("user") || check("group") {
+            let isUser = accept("user")
+            if !isUser { advance() }
+            return try createRoleStatement(isUser: isUser)
+        }
         _ = accept("temporary") || accept("temp")
         if accept("table") {
             let ifNotExists = accept("if", "not", "exists")
@@ -497,6 +503,16 @@ extension Parser {
             } while accept(",")
             try expect(")")
             while accept("without", "rowid") || accept("strict") {}
+            if accept("with") {
+                // Storage parameters (fillfactor, ...) tune PostgreSQL's heap pages; there are none here.
+                try expect("(")
+                var depth = 1
+                while depth > 0 {
+                    if current.kind == .end { throw unexpected(expected: ")") }
+                    if check("(") { depth += 1 } else if check(")") { depth -= 1 }
+                    advance()
+                }
+            }
             return .createTable(CreateTable(name: name, ifNotExists: ifNotExists, columns: columns, constraints: constraints, asQuery: nil))
         }
         if check("unique") || check("index") {
@@ -635,6 +651,7 @@ extension Parser {
         case "table": return .dropTable(names, ifExists: ifExists, cascade: cascade)
         case "index": return .dropIndex(names, ifExists: ifExists)
         case "view": return .dropView(names, ifExists: ifExists)
+        case "role", "user", "group": return .dropRole(names, ifExists: ifExists)
         default:
             throw SQLError(SQLError.featureNotSupported, "DROP \(kind.uppercased()) is not supported")
         }
@@ -642,6 +659,7 @@ extension Parser {
 
     mutating func alterStatement() throws -> Statement {
         try expect("alter")
+        if accept("role") || accept("user") || accept("group") { return try alterRoleStatement() }
         try expect("table")
         let ifExists = accept("if", "exists")
         _ = accept("only")

@@ -340,6 +340,11 @@ extension Planner {
         case .typeof:
             try arity(1...1)
             return (.call(f, args.map(\.0)), .text)
+        case .current_setting:
+            try arity(1...2)
+            var bound = [try coerce(args[0].0, args[0].1, to: .text, call.name)]
+            if args.count == 2 { bound.append(try coerce(args[1].0, args[1].1, to: .boolean, call.name)) }
+            return (.call(f, bound), .text)
         case .substr, .left, .right, .repeat, .lpad, .rpad, .split_part, .chr:
             var bound: [BExpr] = []
             for (i, a) in args.enumerated() {

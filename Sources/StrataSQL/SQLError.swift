@@ -150,3 +150,22 @@ extension SQLError {
     /// A recursive query does not have the form anchor UNION [ALL] step (42P19).
     public static let invalidRecursion = Code(sqlState: "42P19", name: "invalid recursion")
 }
+
+extension SQLError {
+    /// An object is in use and cannot be changed that way, e.g. dropping the current role (55006).
+    public static let objectInUse = Code(sqlState: "55006", name: "object in use")
+    /// A name reserved for the system, e.g. a role named `pg_...` (42939).
+    public static let reservedName = Code(sqlState: "42939", name: "reserved name")
+}
+
+extension SQLError {
+    /// COPY data that does not follow its format (22P04).
+    public static let badCopyFormat = Code(sqlState: "22P04", name: "bad copy file format")
+    /// Bytes that are not valid UTF-8 (22021).
+    public static let characterNotInRepertoire = Code(sqlState: "22021", name: "character not in repertoire")
+}
+
+extension SQLError {
+    /// A statement ended at the client's request, e.g. a COPY the client failed (57014).
+    public static let queryCanceled = Code(sqlState: "57014", name: "query canceled")
+}

@@ -89,6 +89,8 @@ public final class Session {
     var snapshotCatalog: (UInt64, Catalog)?
     /// Settings changed with SET.
     public var settings: [String: String] = [:]
+    /// The role the session is logged in as (set by the server); nil when embedded.
+    public var user: String?
 
     /// Creates a session on `engine`; sessions of one engine may share `cache`.
     public init(engine: Engine, cache: SchemaCache = SchemaCache()) {
@@ -175,6 +177,9 @@ public final class Session {
             return StatementResult(tag: "SHOW", columns: [ResultColumn(name: name, type: .text)], rows: [[.text(value)]])
         case .noOp(let tag):
             return StatementResult(tag: tag)
+        case .copy:
+            // The data moves over the wire protocol; the server drives beginCopyIn and copyOut.
+            throw SQLError(SQLError.featureNotSupported, "COPY FROM STDIN and TO STDOUT need a client connected through strata serve")
         default:
             break
         }
@@ -475,7 +480,7 @@ extension Session {
         let query = try prepared.plan.entry.get(catalog) { try Planner(catalog: catalog).prepare(q) }
         do {
             if let point = query.point,
-               let rows = try point.run(source, EvalContext(params: parameters, statementTime: now())) {
+               let rows = try point.run(source, context(parameters)) {
                 return StatementResult(tag: "SELECT \(rows.count)", columns: query.columns, rows: rows)
             }
             return try await runPrepared(query, parameters, source)
@@ -483,6 +488,14 @@ extension Session {
             if transaction != nil { transactionFailed = true }
             throw error
         }
+    }
+
+    /// What expressions of a statement see of the session: parameters, the time, the role, settings.
+    func context(_ parameters: [SQLValue]) -> EvalContext {
+        let ctx = EvalContext(params: parameters, statementTime: now())
+        ctx.user = user ?? "strata"
+        ctx.settings = settings
+        return ctx
     }
 
     /// The time `now()` and `current_timestamp` return: as in PostgreSQL, the start of the
@@ -499,7 +512,7 @@ extension Session {
 
     func runPrepared(_ prepared: PreparedQuery, _ parameters: [SQLValue], _ source: ReadSource, snapshots: [Snapshot] = []) async throws -> StatementResult {
         let exec = Executor(engine: engine, source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
-                            ctx: EvalContext(params: parameters, statementTime: now()))
+                            ctx: context(parameters))
         let rows = try await exec.run(prepared.plan)
         return StatementResult(tag: rows.count == 1 ? "SELECT 1" : "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
     }

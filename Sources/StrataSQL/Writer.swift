@@ -19,7 +19,12 @@ final class Writer {
         source = .transaction(tx)
     }
 
-    func context() -> EvalContext { EvalContext(params: parameters, statementTime: now) }
+    func context() -> EvalContext {
+        let ctx = EvalContext(params: parameters, statementTime: now)
+        ctx.user = session.user ?? "strata"
+        ctx.settings = session.settings
+        return ctx
+    }
 
     func run(_ statement: Statement) async throws -> StatementResult {
         switch statement {
@@ -50,6 +55,8 @@ final class Writer {
             return StatementResult(tag: "REINDEX")
         case .alterTable(let name, let ifExists, let actions):
             return try await alterTable(name, ifExists, actions)
+        case .createRole, .alterRole, .renameRole, .dropRole:
+            return try await runRoleStatement(statement)
         default:
             throw SQLError(SQLError.featureNotSupported, "statement not supported")
         }

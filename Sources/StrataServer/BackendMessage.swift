@@ -19,6 +19,23 @@ struct BackendWriter {
 
     mutating func authenticationOk() { message(UInt8(ascii: "R")) { $0.writeInteger(Int32(0)) } }
 
+    /// AuthenticationSASL: the mechanisms the client may choose from.
+    mutating func authenticationSASL(_ mechanisms: [String]) {
+        message(UInt8(ascii: "R")) {
+            $0.writeInteger(Int32(10))
+            for m in mechanisms { $0.writeCString(m) }
+            $0.writeInteger(UInt8(0))
+        }
+    }
+
+    /// AuthenticationSASLContinue (11) or AuthenticationSASLFinal (12) with the mechanism's data.
+    mutating func authenticationSASL(step: Int32, _ data: [UInt8]) {
+        message(UInt8(ascii: "R")) {
+            $0.writeInteger(step)
+            $0.writeBytes(data)
+        }
+    }
+
     mutating func parameterStatus(_ name: String, _ value: String) {
         message(UInt8(ascii: "S")) {
             $0.writeCString(name)

@@ -20,6 +20,8 @@ struct PostgresConnection {
                     try await out.flush()
                     return
                 }
+                // The session was counted for its role's connection limit when it logged in.
+                defer { server.endLogin(session.user ?? "") }
                 try await out.flush()
                 try await serve(session, &messages, out)
             } catch let violation as ProtocolViolation {
@@ -45,7 +47,7 @@ struct PostgresConnection {
                 server.cancel(processID: pid, secretKey: key)
                 return nil
             case .startup(_, let parameters):
-                return try open(parameters, &out.writer)
+                return try await open(parameters, &messages, out)
             case .message:
                 throw ProtocolViolation("expected a startup message")
             }
@@ -53,29 +55,102 @@ struct PostgresConnection {
         return nil
     }
 
-    private func open(_ parameters: [String: String], _ out: inout BackendWriter) throws -> Session? {
+    private func open(
+        _ parameters: [String: String], _ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
+        _ output: BackendOutput
+    ) async throws -> Session? {
         guard let user = parameters["user"], !user.isEmpty else {
-            out.report(severity: "FATAL", sqlState: "28000", "no PostgreSQL user name specified in startup packet")
+            output.writer.report(severity: "FATAL", sqlState: "28000", "no PostgreSQL user name specified in startup packet")
             return nil
         }
         let database = parameters["database"] ?? user
         guard database == server.configuration.database else {
-            out.report(severity: "FATAL", sqlState: "3D000", "database \"\(database)\" does not exist")
+            output.writer.report(severity: "FATAL", sqlState: "3D000", "database \"\(database)\" does not exist")
             return nil
         }
         let session = server.makeSession()
+        var limit: Int? = nil
+        if !server.configuration.trust {
+            guard let role = try await authenticate(user, session, &messages, output) else { return nil }
+            limit = role.connectionLimit
+        }
+        guard server.beginLogin(user, limit: limit) else {
+            output.writer.report(severity: "FATAL", sqlState: "53300", "too many connections for role \"\(user)\"")
+            return nil
+        }
+        session.user = user
         session.settings["application_name"] = parameters["application_name"] ?? ""
-        out.authenticationOk()
+        output.writer.authenticationOk()
         let statuses: [(String, String)] = [
             ("server_version", "15.0"), ("server_encoding", "UTF8"), ("client_encoding", "UTF8"),
             ("DateStyle", "ISO, MDY"), ("TimeZone", "UTC"), ("IntervalStyle", "postgres"), ("integer_datetimes", "on"),
             ("standard_conforming_strings", "on"), ("is_superuser", "on"), ("session_authorization", user),
             ("application_name", parameters["application_name"] ?? ""),
         ]
-        for (name, value) in statuses { out.parameterStatus(name, value) }
-        out.backendKeyData(processID: processID, secretKey: secretKey)
-        out.readyForQuery(UInt8(ascii: "I"))
+        for (name, value) in statuses { output.writer.parameterStatus(name, value) }
+        output.writer.backendKeyData(processID: processID, secretKey: secretKey)
+        output.writer.readyForQuery(UInt8(ascii: "I"))
         return session
+    }
+
+    /// SCRAM-SHA-256 against the role's secret in the database. A role that does not
+    /// exist, may not log in or has no password goes through the same exchange against a
+    /// secret nobody knows, so the client learns only "wrong"; the log says why. A failed
+    /// login is answered only after a pause, to slow down password guessing.
+    private func authenticate(
+        _ user: String, _ session: Session,
+        _ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator, _ output: BackendOutput
+    ) async throws -> LoginRole? {
+        let role = try await session.currentRoles()[user]
+        var exchange = ScramExchange(secret: role?.secret ?? ScramSecret.mock(user: user, key: server.mockSecretKey))
+        output.writer.authenticationSASL(["SCRAM-SHA-256"])
+        try await output.flush()
+        do {
+            guard var initial = try await nextPasswordMessage(&messages) else { return nil }
+            guard let mechanism = initial.readNullTerminatedString(), let length = initial.readInteger(as: Int32.self),
+                length >= 0, let first = initial.readBytes(length: Int(length))
+            else {
+                throw ScramExchange.Failure.malformed("malformed SASLInitialResponse message")
+            }
+            guard mechanism == "SCRAM-SHA-256" else {
+                throw ScramExchange.Failure.malformed("client selected an invalid SASL authentication mechanism")
+            }
+            output.writer.authenticationSASL(step: 11, try exchange.clientFirst(first))
+            try await output.flush()
+            guard var response = try await nextPasswordMessage(&messages) else { return nil }
+            let final = try exchange.clientFinal(response.readBytes(length: response.readableBytes) ?? [])
+            guard let role, role.secret != nil else {
+                // Unreachable in practice (the mock secret's password is unknown), but never let it in.
+                throw ScramExchange.Failure.wrongPassword
+            }
+            guard role.canLogin else {
+                server.log("login refused for role \"\(user)\": the role is not permitted to log in (NOLOGIN)")
+                output.writer.report(severity: "FATAL", sqlState: "28000", "role \"\(user)\" is not permitted to log in")
+                return nil
+            }
+            output.writer.authenticationSASL(step: 12, final)
+            return role
+        } catch ScramExchange.Failure.malformed(let reason) {
+            output.writer.report(severity: "FATAL", sqlState: "08P01", reason)
+            return nil
+        } catch ScramExchange.Failure.wrongPassword {
+            let why = role == nil ? "the role does not exist" : role?.secret == nil ? "the role has no password" : "wrong password"
+            server.log("password authentication failed for user \"\(user)\" (\(why))")
+            try await Task.sleep(for: server.configuration.failedLoginDelay)
+            output.writer.report(severity: "FATAL", sqlState: "28P01", "password authentication failed for user \"\(user)\"")
+            return nil
+        }
+    }
+
+    /// The next message, which must be a password message (`p`); nil when the client hung up.
+    private func nextPasswordMessage(
+        _ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator
+    ) async throws -> ByteBuffer? {
+        guard let message = try await messages.next() else { return nil }
+        guard case .message(UInt8(ascii: "p"), let body) = message else {
+            throw ProtocolViolation("expected SASL response, got another message")
+        }
+        return body
     }
 
     /// The message loop after startup.
@@ -98,7 +173,9 @@ struct PostgresConnection {
                 let more = try await connection.handle(type: type, body: &body)
                 // Replies go out at Sync, Flush and after a simple query; an extended-protocol
                 // exchange's messages are answered together.
-                if !more || type == UInt8(ascii: "S") || type == UInt8(ascii: "H") || type == UInt8(ascii: "Q") {
+                if !more || type == UInt8(ascii: "S") || type == UInt8(ascii: "H") || type == UInt8(ascii: "Q")
+                    || type == UInt8(ascii: "c") || type == UInt8(ascii: "f")
+                {
                     try await output.flush()
                 }
                 if !more { break }

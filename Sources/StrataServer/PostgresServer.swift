@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import StrataEngine
 import StrataSQL
+import Logging
 import Synchronization
 
 /// `strata serve`: one database behind the PostgreSQL v3 wire protocol, so psql,
@@ -13,26 +14,21 @@ public final class PostgresServer: Sendable {
         public var database = "strata"
         /// The largest protocol message accepted, in bytes; longer ones end the connection.
         public var maxMessageBytes = 64 << 20
-        /// Accept every login without a password. Required for now: ``run(host:port:onListening:)``
-        /// refuses to start without it until password authentication exists.
+        /// Accept every login without a password (`--trust`). Otherwise a client logs in
+        /// with SCRAM-SHA-256 as a role created with `CREATE ROLE name LOGIN PASSWORD '...'`.
         public var trust = false
+        /// How long a failed login waits before it is answered, to slow down password guessing.
+        public var failedLoginDelay: Duration = .seconds(1)
         /// Connections served at once; more are refused with SQLSTATE 53300.
         public var maxConnections = 100
         /// Connections idle (between statements) for longer are closed with 57P05; nil for never.
         public var idleTimeout: Duration?
 
-        /// The defaults: database `strata`, 64 MiB messages, no trust.
-        public init() {}
+        /// Where the server reports failed logins and other events for the operator.
+        public var logger = Logger(label: "strata.serve")
 
-        /// Throws when the server cannot run with these settings; ``run(host:port:onListening:)``
-        /// checks them too, but a caller can check before opening the database.
-        public func validate() throws {
-            guard trust else {
-                // SCRAM-SHA-256 with roles in the database is not built yet: refuse rather than let anyone in.
-                throw SQLError(
-                    SQLError.featureNotSupported, "password authentication is not implemented yet: trust (--trust) accepts every login")
-            }
-        }
+        /// The defaults: database `strata`, 64 MiB messages, passwords required.
+        public init() {}
     }
 
     /// The engine every session runs on.
@@ -40,10 +36,15 @@ public final class PostgresServer: Sendable {
     /// The settings the server was started with.
     public let configuration: Configuration
     private let schemas = SchemaCache()
+    /// Keys the made-up secrets of roles that do not exist: random per server, so the
+    /// salt offered for an unknown name is stable while the server runs and says nothing.
+    let mockSecretKey = (0..<32).map { _ in UInt8.random(in: 0...255) }
     private let nextProcessID = Atomic<Int32>(1)
     private let listener = Mutex<(any Channel)?>(nil)
     private let connections = Mutex<[Int32: ConnectionControl]>([:])
     let shuttingDown = Atomic<Bool>(false)
+    /// Sessions open per role, for roles' CONNECTION LIMIT.
+    private let sessionsByRole = Mutex<[String: Int]>([:])
 
     /// A server for `engine`; nothing listens until ``run(host:port:onListening:)``.
     public init(engine: Engine, configuration: Configuration = Configuration()) {
@@ -53,6 +54,34 @@ public final class PostgresServer: Sendable {
 
     func makeSession() -> Session { Session(engine: engine, cache: schemas) }
 
+    /// Counts a new session of `user`; false (and not counted) when the role already has
+    /// `limit` sessions open.
+    func beginLogin(_ user: String, limit: Int?) -> Bool {
+        sessionsByRole.withLock { open in
+            let count = open[user, default: 0]
+            if let limit, count >= limit { return false }
+            open[user] = count + 1
+            return true
+        }
+    }
+
+    /// A session counted by ``beginLogin(_:limit:)`` has ended.
+    func endLogin(_ user: String) {
+        sessionsByRole.withLock { open in
+            let count = open[user, default: 0] - 1
+            open[user] = count > 0 ? count : nil
+        }
+    }
+
+    /// Reports an event to the operator.
+    func log(_ message: String) { configuration.logger.warning("\(message)") }
+
+    /// The roles that can log in with a password now; without one (and without trust) no
+    /// client can connect, so the CLI refuses to start and says how to create one.
+    public func loginRoles() async throws -> [String] {
+        try await makeSession().currentRoles().values.filter { $0.canLogin && $0.secret != nil }.map(\.name).sorted()
+    }
+
     /// Cancelling a running query is not supported yet: the request is accepted and ignored,
     /// as PostgreSQL does for an unknown key.
     func cancel(processID: Int32, secretKey: Int32) {}
@@ -60,7 +89,6 @@ public final class PostgresServer: Sendable {
     /// Listens on `host:port` (port 0 picks a free one, reported to `onListening`) and
     /// serves connections until ``shutdown()``; returns when every connection has ended.
     public func run(host: String, port: Int, onListening: @Sendable (Int) -> Void = { _ in }) async throws {
-        try configuration.validate()
         let maxBytes = configuration.maxMessageBytes
         let idle = configuration.idleTimeout
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

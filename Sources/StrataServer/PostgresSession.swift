@@ -11,6 +11,8 @@ final class PostgresSession {
     private var portals: [String: Portal] = [:]
     /// After an error in an extended-protocol exchange, messages up to Sync are ignored.
     private var skipUntilSync = false
+    /// The COPY FROM STDIN under way, if any.
+    var copyIn: CopyInProgress?
 
     /// A parsed statement: nil for an empty query string, with the parameter types the client named.
     struct Prepared {
@@ -45,8 +47,7 @@ final class PostgresSession {
         case UInt8(ascii: "Q"):
             guard let sql = body.readCString() else { throw ProtocolViolation("query message without a terminator") }
             skipUntilSync = false
-            await simpleQuery(sql)
-            out.writer.readyForQuery(status)
+            if await simpleQuery(sql) { out.writer.readyForQuery(status) }
         case UInt8(ascii: "X"):
             return false
         case UInt8(ascii: "S"):
@@ -55,6 +56,9 @@ final class PostgresSession {
             out.writer.readyForQuery(status)
         case UInt8(ascii: "H"):
             break
+        case UInt8(ascii: "d"), UInt8(ascii: "c"), UInt8(ascii: "f"):
+            // Outside a COPY (one that failed early), ignored as PostgreSQL does.
+            if copyIn != nil { try await copyMessage(type, &body) }
         case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "C"):
             if skipUntilSync { return true }
             do {
@@ -76,28 +80,42 @@ final class PostgresSession {
         if session.inTransaction { _ = try? await session.execute("ROLLBACK") }
     }
 
-    private var status: UInt8 {
+    var status: UInt8 {
         if session.isTransactionFailed { return UInt8(ascii: "E") }
         return session.inTransaction ? UInt8(ascii: "T") : UInt8(ascii: "I")
     }
 
     // MARK: Simple query
 
-    /// Runs every statement of a simple Query message, stopping at the first error.
-    private func simpleQuery(_ sql: String) async {
+    /// Runs every statement of a simple Query message, stopping at the first error; false
+    /// when a COPY FROM STDIN now waits for the client's data (ReadyForQuery comes after it).
+    private func simpleQuery(_ sql: String) async -> Bool {
         let statements: [Statement]
         do {
             statements = try Parser.parse(sql)
         } catch {
             report(error)
-            return
+            return true
         }
         if statements.isEmpty {
             out.writer.emptyQueryResponse()
-            return
+            return true
         }
-        for statement in statements {
+        return await run(statements[...])
+    }
+
+    /// Runs statements of a simple Query; false when a COPY FROM STDIN paused them.
+    func run(_ statements: ArraySlice<Statement>) async -> Bool {
+        for (i, statement) in zip(statements.indices, statements) {
             do {
+                if case .copy(let copy) = statement {
+                    if copy.isFrom {
+                        try await beginCopyIn(copy, then: statements[(i + 1)...])
+                        return false
+                    }
+                    try await copyOut(copy)
+                    continue
+                }
                 let result = try await session.execute(statement)
                 if returnsRows(result) {
                     out.writer.rowDescription(result.columns, formats: [])
@@ -106,9 +124,10 @@ final class PostgresSession {
                 out.writer.commandComplete(result.tag)
             } catch {
                 report(error)
-                return
+                return true
             }
         }
+        return true
     }
 
     private func returnsRows(_ result: StatementResult) -> Bool {

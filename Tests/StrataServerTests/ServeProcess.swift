@@ -9,15 +9,27 @@ final class ServeProcess: Sendable {
     let directory: String
     let child: ChildProcess
 
-    /// Starts the server with extra `arguments` and waits until it listens.
-    init(_ arguments: [String] = []) async throws {
+    /// Starts the server with extra `arguments` and waits until it listens. `setup` is SQL
+    /// run on the database first (with `strata sql`, e.g. to create roles); without `trust`
+    /// clients log in with passwords.
+    init(_ arguments: [String] = [], trust: Bool = true, setup: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("strata-serve-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let setup {
+            let sql = try ChildProcess(
+                ChildProcess.strataExecutable(), ["sql", directory + "/db", setup], output: directory + "/setup.txt",
+                mergeErrors: true)
+            guard await sql.wait() == 0 else { throw ChildProcessError(message: "setup failed: \(sql.lines)") }
+        }
         child = try ChildProcess(
-            ChildProcess.strataExecutable(), ["serve", directory + "/db", "--trust", "--listen", "127.0.0.1:0"] + arguments,
+            ChildProcess.strataExecutable(),
+            ["serve", directory + "/db", "--listen", "127.0.0.1:0"] + (trust ? ["--trust"] : []) + arguments,
             output: directory + "/out.txt", mergeErrors: true)
         port = try await child.announcedPort(prefix: "strata serve: database")
     }
+
+    /// What the server printed so far (its log).
+    var output: [String] { child.lines }
 
     /// Sends SIGTERM and waits for the exit status.
     func stop() async -> Int32 {
