@@ -83,14 +83,7 @@ public struct CopyReader {
         let null = Array(format.null.utf8)
         var i = bytes.startIndex
         func endField() throws {
-            if raw == null {
-                fields.append(nil)
-            } else {
-                guard let text = String(validating: field, as: UTF8.self) else {
-                    throw SQLError(SQLError.characterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\" in COPY line \(line)")
-                }
-                fields.append(text)
-            }
+            fields.append(raw == null ? nil : try decoded(field))
             field.removeAll(keepingCapacity: true)
             raw.removeAll(keepingCapacity: true)
         }
@@ -152,14 +145,7 @@ public struct CopyReader {
         let null = Array(format.null.utf8)
         var i = bytes.startIndex
         func endField() throws {
-            if !quoted && field == null {
-                fields.append(nil)
-            } else {
-                guard let text = String(validating: field, as: UTF8.self) else {
-                    throw SQLError(SQLError.characterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\" in COPY line \(line)")
-                }
-                fields.append(text)
-            }
+            fields.append(!quoted && field == null ? nil : try decoded(field))
             field.removeAll(keepingCapacity: true)
             quoted = false
         }
@@ -192,6 +178,14 @@ public struct CopyReader {
         if inQuotes { throw SQLError(SQLError.badCopyFormat, "unterminated CSV quoted field in COPY line \(line)") }
         try endField()
         return fields
+    }
+
+    /// A field's bytes as text; COPY data must be UTF-8.
+    private func decoded(_ field: [UInt8]) throws -> String {
+        guard let text = String(validating: field, as: UTF8.self) else {
+            throw SQLError(SQLError.characterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\" in COPY line \(line)")
+        }
+        return text
     }
 
     private static func hex(_ b: UInt8) -> UInt8? {
