@@ -17,6 +17,16 @@ if ! python3 -c 'import moto.server, flask, werkzeug' 2>/dev/null; then
     echo "installing: moto[server]"
     python3 -m pip install -q 'moto[server]' || python3 -m pip install -q --break-system-packages 'moto[server]'
 fi
+# The server tests drive `strata serve` with PostgreSQL's own clients (psql, pgbench) and
+# Python's psycopg 3.
+if ! command -v psql >/dev/null || ! command -v pgbench >/dev/null; then
+    echo "installing: postgresql-15 (psql, pgbench)"
+    apt-get update -qq && apt-get install -y -qq postgresql-15 postgresql-client-15
+fi
+if ! python3 -c 'import psycopg' 2>/dev/null; then
+    echo "installing: psycopg[binary]"
+    python3 -m pip install -q 'psycopg[binary]' || python3 -m pip install -q --break-system-packages 'psycopg[binary]'
+fi
 export PATH="/opt/swift/usr/bin:$PATH"
 
 # Tests write their databases under TMPDIR: give them their own, removed afterwards.

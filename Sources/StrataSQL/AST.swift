@@ -336,6 +336,8 @@ public indirect enum Statement: Sendable, Hashable {
     case dropRole([String], ifExists: Bool)
     /// `COPY ... FROM STDIN` / `COPY ... TO STDOUT`: the server moves the data.
     case copy(CopyStatement)
+    /// `DEALLOCATE [PREPARE] name | ALL` (nil): drops a connection's prepared statements.
+    case deallocate(String?)
 }
 
 /// A `COPY` statement: rows between a table (or a query's result) and the client.

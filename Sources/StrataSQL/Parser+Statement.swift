@@ -13,6 +13,10 @@ extension Parser {
         case "create": return try createStatement()
         case "drop": return try dropStatement()
         case "copy": return try copyStatement()
+        case "deallocate":
+            advance()
+            _ = accept("prepare")
+            return .deallocate(accept("all") ? nil : try anyIdentifier("a prepared statement name"))
         case "alter": return try alterStatement()
         case "truncate":
             advance()

@@ -177,6 +177,10 @@ public final class Session {
             return StatementResult(tag: "SHOW", columns: [ResultColumn(name: name, type: .text)], rows: [[.text(value)]])
         case .noOp(let tag):
             return StatementResult(tag: tag)
+        case .deallocate(let name):
+            // Prepared statements belong to the server's connection, which drops them; an
+            // embedded session has none.
+            return StatementResult(tag: name == nil ? "DEALLOCATE ALL" : "DEALLOCATE")
         case .copy:
             // The data moves over the wire protocol; the server drives beginCopyIn and copyOut.
             throw SQLError(SQLError.featureNotSupported, "COPY FROM STDIN and TO STDOUT need a client connected through strata serve")
@@ -217,7 +221,7 @@ public final class Session {
     }
 
     static let defaults: [String: String] = [
-        "server_version": "15.0", "server_encoding": "UTF8", "client_encoding": "UTF8", "datestyle": "ISO, MDY",
+        "server_version": "15.0", "server_version_num": "150000", "server_encoding": "UTF8", "client_encoding": "UTF8", "datestyle": "ISO, MDY",
         "timezone": "UTC", "transaction_isolation": "serializable", "standard_conforming_strings": "on",
         "integer_datetimes": "on", "intervalstyle": "postgres", "search_path": "public",
     ]

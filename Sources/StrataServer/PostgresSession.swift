@@ -116,6 +116,7 @@ final class PostgresSession {
                     try await copyOut(copy)
                     continue
                 }
+                try dropPrepared(statement)
                 let result = try await session.execute(statement)
                 if returnsRows(result) {
                     out.writer.rowDescription(result.columns, formats: [])
@@ -263,10 +264,23 @@ final class PostgresSession {
         return portal
     }
 
+    /// `DEALLOCATE` drops this connection's prepared statements (the session then gives its tag).
+    private func dropPrepared(_ statement: Statement) throws {
+        guard case .deallocate(let name) = statement else { return }
+        guard let name else {
+            statements.removeAll()
+            return
+        }
+        guard statements.removeValue(forKey: name) != nil else {
+            throw SQLError(SQLError.Code(sqlState: "26000", name: "invalid SQL statement name"), "prepared statement \"\(name)\" does not exist")
+        }
+    }
+
     /// The portal's result, running its statement the first time; nil for an empty query.
     private func run(_ portal: Portal) async throws -> StatementResult? {
         if let result = portal.result { return result }
         guard let statement = portal.prepared.statement else { return nil }
+        try dropPrepared(statement.statement)
         let result = try await session.execute(statement, portal.parameters)
         portal.result = result
         return result
