@@ -23,9 +23,9 @@ if ! command -v psql >/dev/null || ! command -v pgbench >/dev/null; then
     echo "installing: postgresql-15 (psql, pgbench)"
     apt-get update -qq && apt-get install -y -qq postgresql-15 postgresql-client-15
 fi
-if ! python3 -c 'import psycopg' 2>/dev/null; then
-    echo "installing: psycopg[binary]"
-    python3 -m pip install -q 'psycopg[binary]' || python3 -m pip install -q --break-system-packages 'psycopg[binary]'
+if ! python3 -c 'import psycopg, asyncpg' 2>/dev/null; then
+    echo "installing: psycopg[binary] asyncpg"
+    python3 -m pip install -q 'psycopg[binary]' asyncpg || python3 -m pip install -q --break-system-packages 'psycopg[binary]' asyncpg
 fi
 export PATH="/opt/swift/usr/bin:$PATH"
 

@@ -115,6 +115,7 @@ extension Planner {
             return (.caseWhen(flat, otherwise: try other.map { try coerce($0.0, $0.1, to: type, "CASE") }), type)
         case .cast(let a, let tn):
             let (x, t) = try bind(a, scope)
+            if t == .unknown, case .param(let i) = x, inferredParameters[i] == nil { inferredParameters[i] = tn.type }
             let length = (tn.type == .text && !tn.modifiers.isEmpty) ? tn.modifiers[0] : nil
             if case .const(let v) = x {
                 return (.const(try Cast.cast(v, to: tn.type, length: length, explicit: true)), tn.type)
@@ -232,6 +233,7 @@ extension Planner {
     /// anything else is an error (unless `assignment` allows text output).
     func coerce(_ x: BExpr, _ from: SQLType, to: SQLType, _ context: String, assignment: Bool = false) throws -> BExpr {
         if from == to || to == .unknown { return x }
+        if from == .unknown, case .param(let i) = x, inferredParameters[i] == nil { inferredParameters[i] = to }
         if from == .unknown {
             if case .const(let v) = x { return .const(try Cast.cast(v, to: to == .unknown ? .text : to, length: nil, explicit: true)) }
             return .cast(x, to, length: nil)

@@ -10,6 +10,9 @@ final class Planner {
     var ctes: [Plan] = []
     var cteFrames: [[String: (Int, [ResultColumn])]] = []
     var parameterTypes: [Int: SQLType]
+    /// Types the statement's context gives parameters the client left untyped (0-based),
+    /// for the extended protocol's ParameterDescription.
+    var inferredParameters: [Int: SQLType] = [:]
     var maxParameter = 0
     var minResolvedDepth = Int.max
     var namedWindows: [String: WindowSpec] = [:]

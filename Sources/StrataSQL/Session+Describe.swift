@@ -54,16 +54,36 @@ extension Session {
 
 extension Session {
     /// What a prepared statement takes and returns, without running it (the extended
-    /// protocol's Describe): the highest parameter number, and the result columns of a
-    /// query (nil for statements that return no rows).
-    public func describe(_ prepared: PreparedStatement) async throws -> (parameters: Int, columns: [ResultColumn]?) {
-        var parameters = 0
+    /// protocol's Describe): a type per parameter as far as its context tells (`id = $1`,
+    /// `$1::date`, an INSERT's target column; nil when nothing does), and the result columns
+    /// of a query (nil for statements that return no rows).
+    public func describe(_ prepared: PreparedStatement) async throws -> (parameters: [SQLType?], columns: [ResultColumn]?) {
+        var count = 0
         for token in try Lexer.tokenize(prepared.sql) {
-            if case .parameter(let n) = token.kind { parameters = max(parameters, n) }
+            if case .parameter(let n) = token.kind { count = max(count, n) }
         }
-        guard case .select(let q) = prepared.statement else { return (parameters, nil) }
-        let (temporal, _) = try await resolveTemporal(prepared.statement, [])
-        let plan = try Planner(catalog: try await catalog(currentSource()), temporal: temporal).prepare(q)
-        return (parameters, plan.columns)
+        var inferred: [Int: SQLType] = [:]
+        var columns: [ResultColumn]? = nil
+        let catalog = try await catalog(currentSource())
+        switch prepared.statement {
+        case .select(let q):
+            let (temporal, _) = try await resolveTemporal(prepared.statement, [])
+            let planner = Planner(catalog: catalog, temporal: temporal)
+            columns = try planner.prepare(q).columns
+            inferred = planner.inferredParameters
+        case .insert(let ins):
+            // A parameter that is a whole VALUES item takes its target column's type.
+            if let table = catalog.tables[ins.table], let q = ins.source, case .values(let rows) = q.body {
+                let targets = ins.columns.isEmpty ? table.visibleColumns : ins.columns.compactMap { table.column(named: $0) }
+                for row in rows {
+                    for (i, e) in row.enumerated() where i < targets.count {
+                        if case .parameter(let n) = e, inferred[n - 1] == nil { inferred[n - 1] = table.columns[targets[i]].type }
+                    }
+                }
+            }
+        default:
+            break
+        }
+        return ((0..<count).map { inferred[$0] }, columns)
     }
 }

@@ -201,13 +201,18 @@ final class PostgresSession {
             guard let prepared = statements[name] else {
                 throw SQLError(SQLError.Code(sqlState: "26000", name: "invalid SQL statement name"), "prepared statement \"\(name)\" does not exist")
             }
-            var parameters = 0
+            var parameters: [SQLType?] = []
             var columns: [ResultColumn]?
             if let statement = prepared.statement { (parameters, columns) = try await session.describe(statement) }
-            let types = (0..<max(parameters, prepared.parameterTypes.count)).map { i in
-                // A type the client left open is reported as text (no inference yet).
-                i < prepared.parameterTypes.count && prepared.parameterTypes[i] != 0 ? prepared.parameterTypes[i] : Int32(bitPattern: SQLType.text.oid)
+            let types = (0..<max(parameters.count, prepared.parameterTypes.count)).map { i -> Int32 in
+                if i < prepared.parameterTypes.count && prepared.parameterTypes[i] != 0 { return prepared.parameterTypes[i] }
+                // A type the client left open: what the statement's context says, else text.
+                let inferred = i < parameters.count ? parameters[i] : nil
+                return Int32(bitPattern: (inferred ?? .text).oid)
             }
+            // Bind decodes parameters by these types from now on (a client that asked sends
+            // values in the types it was told, possibly binary).
+            statements[name]?.parameterTypes = types
             out.writer.message(UInt8(ascii: "t")) { b in
                 b.writeInteger(Int16(types.count))
                 for t in types { b.writeInteger(t) }

@@ -59,6 +59,9 @@ enum ValueCoding {
         case 1184:
             try need(8)
             return .timestamptz(b.readInteger(as: Int64.self)!)
+        case 1700:
+            // As text: the statement casts it where it is used, as it does text parameters.
+            return .text(try numericText(&b))
         default:
             throw SQLError(
                 SQLError.Code(sqlState: "22P03", name: "invalid binary representation"),
@@ -127,6 +130,43 @@ enum ValueCoding {
         b.writeInteger(UInt16(negative && !digits.isEmpty ? 0x4000 : 0))
         b.writeInteger(Int16(fraction.count))
         for d in digits { b.writeInteger(d) }
+    }
+
+    /// PostgreSQL's binary NUMERIC (digit count, weight, sign, display scale, then base-10000
+    /// digits) as decimal text.
+    static func numericText(_ b: inout ByteBuffer) throws -> String {
+        let bad = SQLError(SQLError.Code(sqlState: "22P03", name: "invalid binary representation"), "invalid binary numeric")
+        guard let count = b.readInteger(as: Int16.self), let weight = b.readInteger(as: Int16.self),
+            let sign = b.readInteger(as: UInt16.self), let scale = b.readInteger(as: Int16.self), count >= 0, scale >= 0,
+            b.readableBytes == Int(count) * 2
+        else { throw bad }
+        if sign == 0xC000 { return "NaN" }
+        guard sign == 0 || sign == 0x4000 else { throw bad }
+        var digits: [Int] = []
+        for _ in 0..<count {
+            let d = Int(b.readInteger(as: Int16.self)!)
+            guard (0..<10_000).contains(d) else { throw bad }
+            digits.append(d)
+        }
+        // Digit i is worth 10000^(weight - i).
+        var integer = ""
+        var fraction = ""
+        if weight >= 0 {
+            for i in 0...Int(weight) {
+                let d = i < digits.count ? digits[i] : 0
+                integer += integer.isEmpty ? String(d) : String(repeating: "0", count: 4 - String(d).count) + String(d)
+            }
+        } else {
+            integer = "0"
+            fraction = String(repeating: "0", count: 4 * (Int(-weight) - 1))
+        }
+        for i in max(0, Int(weight) + 1)..<max(digits.count, max(0, Int(weight) + 1)) {
+            let d = String(digits[i])
+            fraction += String(repeating: "0", count: 4 - d.count) + d
+        }
+        fraction = String(fraction.prefix(Int(scale)))
+        while fraction.count < Int(scale) { fraction += "0" }
+        return (sign == 0x4000 ? "-" : "") + integer + (fraction.isEmpty ? "" : "." + fraction)
     }
 }
 
