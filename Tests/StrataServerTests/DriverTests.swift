@@ -41,20 +41,27 @@ extension PostgresServerTests {
         conn.close()
         """
 
-    @Test func psycopgRunsAnApplicationsStatements() async throws {
+    /// Runs a Python `script` (given the port as its argument) against a new server whose role
+    /// `app` has password `pw`; returns its exit status and what it printed.
+    func runPython(_ script: String) async throws -> (Int32, [String]) {
         let server = try await ServeProcess(trust: false, setup: "CREATE ROLE app LOGIN PASSWORD 'pw'")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-psycopg-\(UUID())").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-driver-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let child = try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", Self.psycopgScript, String(server.port)],
-            output: dir + "/out.txt", mergeErrors: true)
-        #expect(await child.wait() == 0, "\(child.lines)")
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, String(server.port)], output: dir + "/out.txt",
+            mergeErrors: true)
+        return (await child.wait(), child.lines)
+    }
+
+    @Test func psycopgRunsAnApplicationsStatements() async throws {
+        let (status, lines) = try await runPython(Self.psycopgScript)
+        #expect(status == 0, "\(lines)")
         #expect(
-            child.lines == [
+            lines == [
                 "('150000', 'app')", "[(1, 'one', Decimal('1.5'))]", "1", "(11,)", "error 42P01", "('one',)",
                 "[('1', 'uno'), ('100', 'copied')]", "('ax', 42, None)",
-            ], "\(child.lines)")
+            ], "\(lines)")
     }
 
     static let asyncpgScript = """
@@ -85,18 +92,12 @@ extension PostgresServerTests {
         """
 
     @Test func asyncpgSendsBinaryParametersInInferredTypes() async throws {
-        let server = try await ServeProcess(trust: false, setup: "CREATE ROLE app LOGIN PASSWORD 'pw'")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-asyncpg-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let child = try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", Self.asyncpgScript, String(server.port)],
-            output: dir + "/out.txt", mergeErrors: true)
-        #expect(await child.wait() == 0, "\(child.lines)")
+        let (status, lines) = try await runPython(Self.asyncpgScript)
+        #expect(status == 0, "\(lines)")
         #expect(
-            child.lines == [
+            lines == [
                 "(1, 'one', Decimal('-1234.56'), datetime.date(2026, 1, 2))", "(2, 'two', None, None)", "(3, 'three', None, None)",
                 "1", "3", "error 42P01", "one",
-            ], "\(child.lines)")
+            ], "\(lines)")
     }
 }
