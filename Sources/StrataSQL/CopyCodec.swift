@@ -103,12 +103,11 @@ public struct CopyReader {
             let c = bytes[i + 1]
             raw.append(c)
             i += 2
+            if let control = Lexer.controlEscape(c) {
+                field.append(control)
+                continue
+            }
             switch c {
-            case UInt8(ascii: "b"): field.append(0x08)
-            case UInt8(ascii: "f"): field.append(0x0C)
-            case UInt8(ascii: "n"): field.append(0x0A)
-            case UInt8(ascii: "r"): field.append(0x0D)
-            case UInt8(ascii: "t"): field.append(0x09)
             case UInt8(ascii: "v"): field.append(0x0B)
             case UInt8(ascii: "0")...UInt8(ascii: "7"):
                 var value = Int(c - UInt8(ascii: "0"))
@@ -120,12 +119,12 @@ public struct CopyReader {
                     digits += 1
                 }
                 field.append(UInt8(truncatingIfNeeded: value))
-            case UInt8(ascii: "x") where i < bytes.endIndex && Self.hex(bytes[i]) != nil:
-                var value = Self.hex(bytes[i])!
+            case UInt8(ascii: "x") where i < bytes.endIndex && Lexer.hexValue(bytes[i]) != nil:
+                var value = UInt8(Lexer.hexValue(bytes[i])!)
                 raw.append(bytes[i])
                 i += 1
-                if i < bytes.endIndex, let low = Self.hex(bytes[i]) {
-                    value = value * 16 + low
+                if i < bytes.endIndex, let low = Lexer.hexValue(bytes[i]) {
+                    value = value * 16 + UInt8(low)
                     raw.append(bytes[i])
                     i += 1
                 }
@@ -186,15 +185,6 @@ public struct CopyReader {
             throw SQLError(SQLError.characterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\" in COPY line \(line)")
         }
         return text
-    }
-
-    private static func hex(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

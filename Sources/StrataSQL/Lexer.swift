@@ -205,12 +205,11 @@ public struct Lexer {
         let start = pos - 1
         guard let c = peek() else { throw error("unterminated quoted string", at: start) }
         pos += 1
+        if let control = Lexer.controlEscape(c) {
+            out.append(control)
+            return
+        }
         switch c {
-        case UInt8(ascii: "b"): out.append(0x08)
-        case UInt8(ascii: "f"): out.append(0x0C)
-        case UInt8(ascii: "n"): out.append(0x0A)
-        case UInt8(ascii: "r"): out.append(0x0D)
-        case UInt8(ascii: "t"): out.append(0x09)
         case UInt8(ascii: "0")...UInt8(ascii: "7"):
             var v = Int(c - 48)
             for _ in 0..<2 {
@@ -222,7 +221,7 @@ public struct Lexer {
         case UInt8(ascii: "x"):
             var v = 0
             var n = 0
-            while n < 2, let d = peek(), let h = hexValue(d) {
+            while n < 2, let d = peek(), let h = Lexer.hexValue(d) {
                 v = v * 16 + h
                 n += 1
                 pos += 1
@@ -236,7 +235,7 @@ public struct Lexer {
             let digits = c == UInt8(ascii: "u") ? 4 : 8
             var v = 0
             for _ in 0..<digits {
-                guard let d = peek(), let h = hexValue(d) else {
+                guard let d = peek(), let h = Lexer.hexValue(d) else {
                     throw error("invalid Unicode escape", at: start, SQLError.invalidEscape)
                 }
                 v = v * 16 + h
@@ -362,7 +361,21 @@ public struct Lexer {
         isIdentifierStart(c) || isDigit(c) || c == UInt8(ascii: "$")
     }
 
-    private func hexValue(_ c: UInt8) -> Int? {
+    /// The byte `\c` stands for in an escape string (and in COPY's text format): `\b`,
+    /// `\f`, `\n`, `\r`, `\t`; nil for any other `c`.
+    static func controlEscape(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "f"): 0x0C
+        case UInt8(ascii: "n"): 0x0A
+        case UInt8(ascii: "r"): 0x0D
+        case UInt8(ascii: "t"): 0x09
+        default: nil
+        }
+    }
+
+    /// A hexadecimal digit's value; nil for other bytes.
+    static func hexValue(_ c: UInt8) -> Int? {
         switch c {
         case 48...57: return Int(c - 48)
         case 97...102: return Int(c - 87)
