@@ -55,7 +55,8 @@ public final class S3FaultProxy: Sendable {
         self.process = process
     }
 
-    /// Starts a proxy in front of `upstream` (`http://HOST:PORT`) and waits until it answers.
+    /// Starts a proxy in front of `upstream` (`http://HOST:PORT`) and waits until it listens
+    /// (it prints its port once its socket accepts connections).
     public static func start(upstream: String) async throws -> S3FaultProxy {
         guard let url = URL(string: upstream), let host = url.host, let upstreamPort = url.port else {
             throw StoreError.permanent("upstream must be http://HOST:PORT, not \(upstream)")
@@ -64,19 +65,7 @@ public final class S3FaultProxy: Sendable {
             URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", program, host, String(upstreamPort)],
             output: MotoServer.temporaryLog("s3-proxy"), mergeErrors: true)
         let port = try await p.announcedPort(prefix: "proxy listening on")
-        let proxy = S3FaultProxy(endpoint: "http://127.0.0.1:\(port)", process: p)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            do {
-                _ = try await proxy.statistics()
-                return proxy
-            } catch {
-                if ContinuousClock.now > deadline || p.hasExited {
-                    throw StoreError.permanent("the fault proxy did not start on port \(port): \(error)")
-                }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
+        return S3FaultProxy(endpoint: "http://127.0.0.1:\(port)", process: p)
     }
 
     /// Replaces the faults the proxy injects from now on.
