@@ -8,16 +8,13 @@ public final class CopyIn {
     let ownsTransaction: Bool
     /// Columns each row must have.
     public let columnCount: Int
-    /// How the rows are written.
-    public let format: CopyFormat
     private var count = 0
 
-    init(session: Session, insert: PreparedStatement, ownsTransaction: Bool, columnCount: Int, format: CopyFormat) {
+    init(session: Session, insert: PreparedStatement, ownsTransaction: Bool, columnCount: Int) {
         self.session = session
         self.insert = insert
         self.ownsTransaction = ownsTransaction
         self.columnCount = columnCount
-        self.format = format
     }
 
     /// Inserts rows (text fields, nil for NULL); `line` is the first row's line, for errors.
@@ -68,13 +65,12 @@ extension Session {
         for c in columns where table.column(named: c) == nil {
             throw SQLError(SQLError.undefinedColumn, "column \"\(c)\" of relation \"\(name)\" does not exist")
         }
-        let quoted = columns.map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" }
-        let sql = "INSERT INTO \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\" (\(quoted.joined(separator: ", "))) VALUES ("
+        let sql = "INSERT INTO \(Self.quoted(name)) (\(columns.map(Self.quoted).joined(separator: ", "))) VALUES ("
             + (1...max(columns.count, 1)).map { "$\($0)" }.joined(separator: ", ") + ")"
         let insert = try prepare(sql)
         let owns = transaction == nil
         if owns { _ = try await execute("BEGIN") }
-        return CopyIn(session: self, insert: insert, ownsTransaction: owns, columnCount: columns.count, format: copy.format)
+        return CopyIn(session: self, insert: insert, ownsTransaction: owns, columnCount: columns.count)
     }
 
     /// Runs `COPY ... TO STDOUT`'s query: the rows the server writes out, and their columns.
@@ -83,8 +79,11 @@ extension Session {
         case .query(let query):
             return try await execute(.select(query))
         case .table(let name, let columns):
-            let list = columns.isEmpty ? "*" : columns.map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" }.joined(separator: ", ")
-            return try await execute("SELECT \(list) FROM \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")[0]
+            let list = columns.isEmpty ? "*" : columns.map(Self.quoted).joined(separator: ", ")
+            return try await execute("SELECT \(list) FROM \(Self.quoted(name))")[0]
         }
     }
+
+    /// `name` as a quoted SQL identifier, for the statements COPY runs.
+    static func quoted(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 }

@@ -484,7 +484,7 @@ extension Session {
         let query = try prepared.plan.entry.get(catalog) { try Planner(catalog: catalog).prepare(q) }
         do {
             if let point = query.point,
-               let rows = try point.run(source, context(parameters)) {
+               let rows = try point.run(source, context(parameters, statementTime: now())) {
                 return StatementResult(tag: "SELECT \(rows.count)", columns: query.columns, rows: rows)
             }
             return try await runPrepared(query, parameters, source)
@@ -495,8 +495,8 @@ extension Session {
     }
 
     /// What expressions of a statement see of the session: parameters, the time, the role, settings.
-    func context(_ parameters: [SQLValue]) -> EvalContext {
-        let ctx = EvalContext(params: parameters, statementTime: now())
+    func context(_ parameters: [SQLValue], statementTime: Int64) -> EvalContext {
+        let ctx = EvalContext(params: parameters, statementTime: statementTime)
         ctx.user = user ?? "strata"
         ctx.settings = settings
         return ctx
@@ -516,7 +516,7 @@ extension Session {
 
     func runPrepared(_ prepared: PreparedQuery, _ parameters: [SQLValue], _ source: ReadSource, snapshots: [Snapshot] = []) async throws -> StatementResult {
         let exec = Executor(engine: engine, source: source, snapshots: snapshots, subqueries: prepared.subqueries, ctes: prepared.ctes,
-                            ctx: context(parameters))
+                            ctx: context(parameters, statementTime: now()))
         let rows = try await exec.run(prepared.plan)
         return StatementResult(tag: rows.count == 1 ? "SELECT 1" : "SELECT \(rows.count)", columns: prepared.columns, rows: rows)
     }

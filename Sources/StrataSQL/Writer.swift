@@ -19,12 +19,7 @@ final class Writer {
         source = .transaction(tx)
     }
 
-    func context() -> EvalContext {
-        let ctx = EvalContext(params: parameters, statementTime: now)
-        ctx.user = session.user ?? "strata"
-        ctx.settings = session.settings
-        return ctx
-    }
+    func context() -> EvalContext { session.context(parameters, statementTime: now) }
 
     func run(_ statement: Statement) async throws -> StatementResult {
         switch statement {

@@ -31,7 +31,8 @@ extension PostgresSession {
         try await out.flush()
     }
 
-    /// CopyData (`d`), CopyDone (`c`) or CopyFail (`f`) during a COPY FROM STDIN.
+    /// CopyData (`d`), CopyDone (`c`) or CopyFail (`f`) during a COPY FROM STDIN; outside
+    /// one (a COPY that failed before it began) they are ignored, as PostgreSQL does.
     func copyMessage(_ type: UInt8, _ body: inout ByteBuffer) async throws {
         guard let copy = copyIn else { return }
         switch type {

@@ -57,8 +57,7 @@ final class PostgresSession {
         case UInt8(ascii: "H"):
             break
         case UInt8(ascii: "d"), UInt8(ascii: "c"), UInt8(ascii: "f"):
-            // Outside a COPY (one that failed early), ignored as PostgreSQL does.
-            if copyIn != nil { try await copyMessage(type, &body) }
+            try await copyMessage(type, &body)
         case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "C"):
             if skipUntilSync { return true }
             do {
