@@ -7,6 +7,14 @@ public struct TypeName: Sendable, Hashable {
     public var type: SQLType
     /// Modifiers in parentheses (length, precision, scale).
     public var modifiers: [Int]
+    /// For `regclass`, `regtype`, ...: casts that look names up in the catalog.
+    public var lookup: CatalogLookup? = nil
+}
+
+/// PostgreSQL's object-identifier alias types: a cast to one turns a name into its OID
+/// and an OID into its name.
+public enum CatalogLookup: String, Sendable, Hashable {
+    case regclass, regtype, regnamespace, regrole
 }
 
 /// A scalar expression.
@@ -186,7 +194,7 @@ public indirect enum TableRef: Sendable, Hashable {
     case table(name: String, alias: String?, columnAliases: [String], temporal: TemporalClause?)
     case subquery(SelectStatement, alias: String?, columnAliases: [String])
     /// A set-returning function such as `generate_series(1, 10)`.
-    case function(FunctionCall, alias: String?, columnAliases: [String])
+    case function(FunctionCall, alias: String?, columnAliases: [String], ordinality: Bool)
     case join(JoinKind, TableRef, TableRef, on: Expr?, using: [String], natural: Bool)
 }
 

@@ -66,6 +66,12 @@ enum Function: String, Hashable, Sendable, CaseIterable {
     case round, ceil, floor, trunc, sqrt, power, mod, sign, exp, ln, log, log10, pi, random, cbrt, div
     case now, current_date, date_part, date_trunc, to_timestamp
     case version, current_schema, current_database, current_user, gen_random_uuid, typeof, current_setting
+    /// Arrays (held as their text form): `ARRAY[...]`, `a[i]`, `x = ANY(a)`, `a || b`.
+    case arrayConstructor = "array[]", arrayElement = "[]", arrayContains = "= any", arrayConcat = "array ||"
+    case array_to_string, array_upper, array_lower, array_length, cardinality
+    /// `a ~ pattern` (POSIX regular expressions); the third argument asks for case-insensitivity.
+    case regexMatch = "~"
+    case format_type, pg_encoding_to_char, quote_ident
 }
 
 extension BExpr {

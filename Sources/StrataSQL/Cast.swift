@@ -132,6 +132,9 @@ enum Cast {
                 }
             }
             return .text(s)
+        case .array:
+            guard case .text(let s) = v else { throw cannot(v, type) }
+            return .text(try ArrayText.format(ArrayText.parse(s)))
         case .boolean:
             switch v {
             case .bool: return v

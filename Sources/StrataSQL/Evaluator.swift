@@ -17,6 +17,10 @@ final class EvalContext {
     var user = "strata"
     /// Settings changed with SET in the session, for `current_setting`.
     var settings: [String: String] = [:]
+    /// The database's name as clients know it, for `current_database()`.
+    var database = "strata"
+    /// Regular expressions compiled by this statement, by pattern and case-insensitivity.
+    var regexes: [String: Regex<AnyRegexOutput>] = [:]
 
     init(params: [SQLValue], statementTime: Int64) {
         self.params = params

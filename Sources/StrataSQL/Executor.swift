@@ -273,6 +273,12 @@ final class Executor {
                 v = n
             }
             return out
+        case .unnest(let a, let element, let ordinality):
+            guard let text = try await eval(a, [], []).text else { return [] }
+            return try ArrayText.parse(text).enumerated().map { n, e in
+                let v = try e.map { try Cast.cast(.text($0), to: element, length: nil, explicit: true) } ?? .null
+                return ordinality ? [v, .int(Int64(n + 1))] : [v]
+            }
         }
     }
 

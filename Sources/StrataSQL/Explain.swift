@@ -62,6 +62,7 @@ enum Explain {
             render(b, depth + 1, &out)
         case .cteScan(let i): out.append(pad + "CTE Scan \(i)")
         case .series: out.append(pad + "Function Scan on generate_series")
+        case .unnest: out.append(pad + "Function Scan on unnest")
         case .recursiveUnion(let a, let b, _, let all):
             out.append(pad + "Recursive Union" + (all ? " All" : ""))
             render(a, depth + 1, &out)

@@ -41,7 +41,7 @@ enum Functions {
         case .pi: return .double(.pi)
         case .version: return .text("PostgreSQL 15.0 (Strata)")
         case .current_schema: return .text("public")
-        case .current_database: return .text("strata")
+        case .current_database: return .text(ctx.database)
         case .current_user: return .text(ctx.user)
         case .current_setting:
             // current_setting(name [, missing_ok]): SET's value in this session, else the default.
@@ -54,6 +54,29 @@ enum Functions {
             u[6] = u[6] & 0x0F | 0x40
             u[8] = u[8] & 0x3F | 0x80
             return .uuid(u)
+        case .arrayConstructor:
+            return .text(ArrayText.format(try args.map { try Evaluator.eval($0, row, ctx).text }))
+        case .array_to_string:
+            let a = try Evaluator.eval(args[0], row, ctx)
+            guard let text = a.text, let sep = try Evaluator.eval(args[1], row, ctx).text else { return .null }
+            let nullText = args.count > 2 ? try Evaluator.eval(args[2], row, ctx).text : nil
+            return .text(try ArrayText.parse(text).compactMap { $0 ?? nullText }.joined(separator: sep))
+        case .arrayConcat:
+            let a = try Evaluator.eval(args[0], row, ctx).text
+            let b = try Evaluator.eval(args[1], row, ctx).text
+            guard a != nil || b != nil else { return .null }
+            return .text(ArrayText.format(try (a.map(ArrayText.parse) ?? []) + (b.map(ArrayText.parse) ?? [])))
+        case .arrayContains:
+            // x = ANY(a): true if an element equals x, else NULL if x or an element is NULL, else false.
+            guard let x = try Evaluator.eval(args[0], row, ctx).text, let a = try Evaluator.eval(args[1], row, ctx).text else { return .null }
+            let elements = try ArrayText.parse(a)
+            if elements.contains(x) { return .bool(true) }
+            return elements.contains(nil) ? .null : .bool(false)
+        case .format_type:
+            guard case .int(let oid) = try Evaluator.eval(args[0], row, ctx) else { return .null }
+            var typmod: Int64? = nil
+            if case .int(let m) = try Evaluator.eval(args[1], row, ctx) { typmod = m }
+            return .text(SystemCatalog.formatType(oid, typmod) ?? "???")
         default: break
         }
         var v: [SQLValue] = []
@@ -226,6 +249,33 @@ enum Functions {
             let secs = try double(0)
             return .timestamptz(Int64(secs * 1_000_000) - DateTime.epochShift * DateTime.microsPerDay)
         case .typeof: return .text(Cast.typeOf(v[0]).description)
+        case .arrayElement:
+            let elements = try ArrayText.parse(text(0))
+            let i = try int(1)
+            return i >= 1 && i <= elements.count ? elements[Int(i) - 1].map(SQLValue.text) ?? .null : .null
+        case .array_upper, .array_length, .array_lower:
+            let count = try ArrayText.parse(text(0)).count
+            guard try int(1) == 1, count > 0 else { return .null }
+            return .int(f == .array_lower ? 1 : Int64(count))
+        case .cardinality: return .int(Int64(try ArrayText.parse(text(0)).count))
+        case .regexMatch:
+            let pattern = text(1)
+            let insensitive = v.count > 2 && v[2] == .bool(true)
+            let key = (insensitive ? "i:" : "c:") + pattern
+            let regex: Regex<AnyRegexOutput>
+            if let cached = ctx.regexes[key] {
+                regex = cached
+            } else {
+                do {
+                    regex = insensitive ? try Regex(pattern).ignoresCase() : try Regex(pattern)
+                } catch {
+                    throw SQLError(SQLError.invalidRegularExpression, "invalid regular expression: \(pattern)")
+                }
+                ctx.regexes[key] = regex
+            }
+            return .bool(text(0).contains(regex))
+        case .pg_encoding_to_char: return .text(try int(0) == 6 ? "UTF8" : "")
+        case .quote_ident: return .text(SystemCatalog.quoteIdentifier(text(0)))
         default:
             throw SQLError(SQLError.internalError, "function \(f) has no implementation")
         }

@@ -132,6 +132,8 @@ struct Accumulator {
     var doubleSum = 0.0
     var best: SQLValue = .null
     var parts: [String] = []
+    /// array_agg's elements (NULLs included, as in PostgreSQL).
+    var elements: [String?] = []
     var separator: String? = nil
     var flag: Bool? = nil
     var seen: Set<SQLValue>? = nil
@@ -142,6 +144,11 @@ struct Accumulator {
     mutating func add(_ spec: AggregateSpec, _ v: SQLValue, _ second: SQLValue) throws {
         if spec.kind == .countStar {
             count += 1
+            return
+        }
+        if spec.kind == .arrayAgg, v.isNull, seen == nil {
+            count += 1
+            elements.append(nil)
             return
         }
         if v.isNull { return }
@@ -182,6 +189,8 @@ struct Accumulator {
             if parts.isEmpty { separator = nil }
             if !parts.isEmpty { parts.append(second.text ?? "") }
             parts.append(v.text ?? "")
+        case .arrayAgg:
+            elements.append(v.text)
         case .boolAnd:
             if case .bool(let b) = v { flag = (flag ?? true) && b }
         case .boolOr:
@@ -208,6 +217,7 @@ struct Accumulator {
             return .numeric(total / Decimal(count))
         case .min, .max: return best
         case .stringAgg: return count == 0 ? .null : .text(parts.joined())
+        case .arrayAgg: return count == 0 ? .null : .text(ArrayText.format(elements))
         case .boolAnd, .boolOr: return flag.map { .bool($0) } ?? .null
         }
     }

@@ -321,13 +321,17 @@ public struct Lexer {
         return Token(isDecimal ? .decimal(text) : .integer(text), start..<pos)
     }
 
-    private static let twoCharSymbols: Set<String> = ["::", "<=", ">=", "<>", "!=", "||", "->", "=>", ":=", "<<", ">>", "@>", "<@", "&&"]
+    private static let twoCharSymbols: Set<String> = ["::", "<=", ">=", "<>", "!=", "||", "->", "=>", ":=", "<<", ">>", "@>", "<@", "&&", "!~", "~*"]
 
     private mutating func symbol(_ start: Int) throws -> Token {
         let c = bytes[pos]
         if c == UInt8(ascii: "-"), peek(1) == UInt8(ascii: ">"), peek(2) == UInt8(ascii: ">") {
             pos += 3
             return Token(.symbol("->>"), start..<pos)
+        }
+        if c == UInt8(ascii: "!"), peek(1) == UInt8(ascii: "~"), peek(2) == UInt8(ascii: "*") {
+            pos += 3
+            return Token(.symbol("!~*"), start..<pos)
         }
         if let d = peek(1) {
             let two = String(decoding: [c, d], as: UTF8.self)

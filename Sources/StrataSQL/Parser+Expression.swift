@@ -99,10 +99,12 @@ extension Parser {
                     try expect(")")
                     e = .quantified(norm, e, all: all, q)
                 } else {
-                    // `x = ANY (list)` is accepted as IN for arrays written inline.
+                    // `x = ANY (list)` is accepted as IN for arrays written inline; a single
+                    // array-valued expression is told apart when it is bound.
                     var items = [try expression()]
                     while accept(",") { items.append(try expression()) }
                     try expect(")")
+                    if items.count == 1, case .function(let c) = items[0], c.name == Parser.arrayFunction { items = c.args }
                     if norm == "=" && !all {
                         e = .inList(e, items, negated: false)
                     } else if norm == "<>" && all {
@@ -158,18 +160,41 @@ extension Parser {
         }
     }
 
-    static let otherOperators: Set<String> = ["||", "->", "->>", "@>", "<@", "&&", "<<", ">>", "&", "|", "#", "~"]
+    static let otherOperators: Set<String> = ["||", "->", "->>", "@>", "<@", "&&", "<<", ">>", "&", "|", "#", "~", "!~", "~*", "!~*"]
 
     mutating func otherOperatorExpr() throws -> Expr {
         var levels = 0
         defer { release(levels) }
         var e = try additive()
-        while case .symbol(let op) = current.kind, Parser.otherOperators.contains(op) {
-            advance()
+        while true {
+            var op: String
+            if case .symbol(let s) = current.kind, Parser.otherOperators.contains(s) {
+                op = s
+                advance()
+            } else if check("operator"), checkAhead(1, "(") {
+                // `OPERATOR(pg_catalog.~)`: an operator named with its schema, as psql writes them.
+                advance()
+                advance()
+                while isIdentifier() {
+                    advance()
+                    try expect(".")
+                }
+                guard case .symbol(let s) = current.kind else { throw unexpected(expected: "an operator") }
+                op = s
+                advance()
+                try expect(")")
+                if op == "!=" { op = "<>" }
+                if Parser.comparisonOperators.contains(op) || op == "<>" {
+                    try chain(&levels)
+                    e = .binary(op, e, try additive())
+                    continue
+                }
+            } else {
+                return e
+            }
             try chain(&levels)
             e = .binary(op, e, try additive())
         }
-        return e
     }
 
     mutating func additive() throws -> Expr {
@@ -239,6 +264,12 @@ extension Parser {
             if accept("::") {
                 try chain(&levels)
                 e = .cast(e, try typeName())
+            } else if accept("[") {
+                // A subscript: `a[i]`, 1-based as in PostgreSQL.
+                try chain(&levels)
+                let index = try expression()
+                try expect("]")
+                e = .function(FunctionCall(name: Parser.subscriptFunction, args: [e, index]))
             } else if check("collate") {
                 advance()
                 _ = try qualifiedName()
@@ -310,6 +341,20 @@ extension Parser {
                 let type = try typeName()
                 try expect(")")
                 return .cast(e, type)
+            case "array" where checkAhead(1, "[") || checkAhead(1, "("):
+                advance()
+                if accept("(") {
+                    let q = try selectStatement()
+                    try expect(")")
+                    return .function(FunctionCall(name: Parser.arrayQueryFunction, args: [.subquery(q)]))
+                }
+                try expect("[")
+                var items: [Expr] = []
+                if !check("]") {
+                    repeat { items.append(try expression()) } while accept(",")
+                }
+                try expect("]")
+                return .function(FunctionCall(name: Parser.arrayFunction, args: items))
             case "exists":
                 advance()
                 try expect("(")
@@ -535,6 +580,8 @@ extension Parser {
     mutating func typeName() throws -> TypeName {
         let start = current
         var words = [try anyIdentifier()]
+        // A schema-qualified type (`pg_catalog.int4`): the schema is dropped, as for tables.
+        while accept(".") { words = [try anyIdentifier()] }
         switch words[0] {
         case "double":
             if accept("precision") { words.append("precision") }
@@ -560,7 +607,14 @@ extension Parser {
         if words == ["timestamp"] || words == ["timestamp with time zone"] {
             if accept("with", "time", "zone") { words = ["timestamp with time zone"] } else { _ = accept("without", "time", "zone") }
         }
-        if check("[") { throw SQLError(SQLError.featureNotSupported, "array types are not supported", at: lexer.location(of: current.range.lowerBound)) }
+        if accept("[") {
+            if case .integer = current.kind { advance() }
+            try expect("]")
+            return TypeName(type: .array, modifiers: [])
+        }
+        if words.count == 1, let lookup = CatalogLookup(rawValue: words[0]) {
+            return TypeName(type: .bigint, modifiers: [], lookup: lookup)
+        }
         guard let type = SQLType.named(words) else {
             throw SQLError(SQLError.undefinedObject, "type \"\(words.joined(separator: " "))\" does not exist", at: lexer.location(of: start.range.lowerBound))
         }
@@ -588,4 +642,12 @@ extension Parser {
         } while accept(",")
         return out
     }
+}
+
+extension Parser {
+    /// The internal names of `ARRAY[...]` and `a[i]` (no unquoted identifier looks like them).
+    static let arrayFunction = "array[]"
+    static let subscriptFunction = "[]"
+    /// `ARRAY(query)`: its one argument is the query as a scalar subquery.
+    static let arrayQueryFunction = "array()"
 }

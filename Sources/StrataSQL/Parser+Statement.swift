@@ -340,12 +340,13 @@ extension Parser {
             return inner
         }
         if accept("lateral") { throw SQLError(SQLError.featureNotSupported, "LATERAL is not supported") }
-        let name = try qualifiedName()
+        let name = try relationName()
         if check("(") {
             guard case .function(let call) = try functionCall(name) else { throw unexpected() }
+            let ordinality = accept("with", "ordinality")
             let a = try alias()
             let cols = check("(") ? try identifierList() : []
-            return .function(call, alias: a, columnAliases: cols)
+            return .function(call, alias: a, columnAliases: cols, ordinality: ordinality)
         }
         var temporal: TemporalClause? = nil
         if accept("for") {
@@ -563,7 +564,11 @@ extension Parser {
 
     mutating func columnDefinition() throws -> ColumnDefinition {
         let name = try identifier("a column name")
+        let typeStart = current.range.lowerBound
         var col = ColumnDefinition(name: name, type: try typeName())
+        if col.type.type == .array || col.type.lookup != nil {
+            throw SQLError(SQLError.featureNotSupported, "columns of type \(col.type.type == .array ? "array" : col.type.lookup!.rawValue) are not supported", at: lexer.location(of: typeStart))
+        }
         while true {
             if accept("constraint") { _ = try identifier() }
             if accept("not", "null") {

@@ -167,6 +167,18 @@ public struct Parser {
         return name
     }
 
+    /// A relation's name in FROM: like ``qualifiedName()``, but a name in
+    /// `information_schema` keeps its schema, since those views share names with user tables.
+    mutating func relationName() throws -> String {
+        var name = try identifier("a name")
+        var schema: String? = nil
+        while accept(".") {
+            schema = name
+            name = try anyIdentifier()
+        }
+        return schema == "information_schema" ? "information_schema." + name : name
+    }
+
     mutating func identifierList() throws -> [String] {
         try expect("(")
         var out = [try identifier()]

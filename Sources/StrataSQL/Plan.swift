@@ -22,6 +22,8 @@ indirect enum Plan: Sendable {
     case cteScan(Int)
     /// `generate_series(start, stop, step)`.
     case series(BExpr, BExpr, BExpr?)
+    /// `unnest(array)`: a row per element, cast to `element`, and its position WITH ORDINALITY.
+    case unnest(BExpr, element: SQLType, ordinality: Bool)
     /// WITH RECURSIVE: the anchor's rows, then the step run on the rows the previous
     /// round added (visible to it as CTE `working`) until it adds none.
     case recursiveUnion(anchor: Plan, step: Plan, working: Int, all: Bool)
@@ -86,7 +88,7 @@ struct IndexLookup: Sendable {
 /// One aggregate computed by an aggregate node.
 struct AggregateSpec: Sendable, Hashable {
     enum Kind: String, Sendable, Hashable {
-        case count, countStar, sum, avg, min, max, stringAgg, boolAnd, boolOr
+        case count, countStar, sum, avg, min, max, stringAgg, arrayAgg, boolAnd, boolOr
     }
     var kind: Kind
     var args: [BExpr]

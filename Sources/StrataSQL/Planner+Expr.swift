@@ -64,6 +64,7 @@ extension Planner {
         case .inList(let a, let list, let negated):
             var (x, t) = try bind(a, scope)
             var items: [(BExpr, SQLType)] = try list.map { try bind($0, scope) }
+            if items.count == 1, let member = try bindArrayMembership((x, t), items[0], negated: negated) { return (member, .boolean) }
             let common = try unify([t] + items.map(\.1), "IN")
             x = try coerce(x, t, to: common, "IN")
             items = try items.map { (try coerce($0.0, $0.1, to: common, "IN"), common) }
@@ -115,6 +116,7 @@ extension Planner {
             return (.caseWhen(flat, otherwise: try other.map { try coerce($0.0, $0.1, to: type, "CASE") }), type)
         case .cast(let a, let tn):
             let (x, t) = try bind(a, scope)
+            if let lookup = tn.lookup { return try bindCatalogCast(x, t, lookup) }
             if t == .unknown, case .param(let i) = x, inferredParameters[i] == nil { inferredParameters[i] = tn.type }
             let length = (tn.type == .text && !tn.modifiers.isEmpty) ? tn.modifiers[0] : nil
             if case .const(let v) = x {
@@ -183,9 +185,15 @@ extension Planner {
         case "=", "<>", "<", "<=", ">", ">=":
             let (x, y, _) = try bindComparable(a, b, scope)
             return (.compare(CompareOp(rawValue: op)!, x, y), .boolean)
+        case "~", "!~", "~*", "!~*":
+            let (x, t) = try bind(a, scope)
+            let (y, u) = try bind(b, scope)
+            let match = BExpr.call(.regexMatch, [try coerce(x, t, to: .text, op), try coerce(y, u, to: .text, op), .const(.bool(op.hasSuffix("*")))])
+            return (op.hasPrefix("!") ? .not(match) : match, .boolean)
         case "||":
             let (x, t) = try bind(a, scope)
             let (y, u) = try bind(b, scope)
+            if let joined = try bindArrayConcat((x, t), (y, u)) { return joined }
             return (.concat(try coerce(x, t, to: .text, "||", assignment: true), try coerce(y, u, to: .text, "||", assignment: true)), .text)
         case "+", "-", "*", "/", "%", "^":
             let (x0, t0) = try bind(a, scope)
@@ -253,7 +261,7 @@ extension Planner {
         throw SQLError(SQLError.undefinedFunction, "operator does not exist: \(from) and \(to) in \(context)")
     }
 
-    static let aggregateNames: Set<String> = ["count", "sum", "avg", "min", "max", "string_agg", "bool_and", "bool_or", "every"]
+    static let aggregateNames: Set<String> = ["count", "sum", "avg", "min", "max", "string_agg", "array_agg", "bool_and", "bool_or", "every"]
 
     func bindFunction(_ call: FunctionCall, _ scope: Scope) throws -> (BExpr, SQLType) {
         if call.over != nil { return try bindWindowCall(call, scope) }
@@ -267,6 +275,7 @@ extension Planner {
         if call.star || call.distinct {
             throw SQLError(SQLError.syntaxError, "\(call.name)(\(call.star ? "*" : "DISTINCT ...")) is not an aggregate")
         }
+        if let bound = try bindSystemFunction(call, scope) { return bound }
         let name = call.name == "pow" ? "power" : call.name == "ceiling" ? "ceil" : call.name == "char_length" || call.name == "character_length" ? "length"
             : call.name == "substring" ? "substr" : call.name == "current_timestamp" || call.name == "localtimestamp" || call.name == "transaction_timestamp" || call.name == "statement_timestamp" ? "now"
             : call.name == "session_user" || call.name == "user" || call.name == "current_role" ? "current_user" : call.name == "current_catalog" ? "current_database"
@@ -403,6 +412,10 @@ extension Planner {
         case "string_agg":
             guard args.count == 2 else { throw SQLError(SQLError.undefinedFunction, "function string_agg takes two arguments") }
             return AggregateSpec(kind: .stringAgg, args: [try coerce(args[0].0, args[0].1, to: .text, "string_agg", assignment: true), try coerce(args[1].0, args[1].1, to: .text, "string_agg")], distinct: call.distinct, filter: filter, type: .text)
+        case "array_agg":
+            let (x, t) = try one()
+            guard t != .array else { throw SQLError(SQLError.featureNotSupported, "arrays of arrays are not supported") }
+            return AggregateSpec(kind: .arrayAgg, args: [try coerce(x, t, to: .text, call.name, assignment: true)], distinct: call.distinct, filter: filter, type: .array)
         default:
             let (x, t) = try one()
             return AggregateSpec(kind: call.name == "bool_or" ? .boolOr : .boolAnd, args: [try coerce(x, t, to: .boolean, call.name)], distinct: false, filter: filter, type: .boolean)

@@ -14,6 +14,7 @@ extension Planner {
             case query(Plan)
             case cte(Int)
             case series(BExpr, BExpr, BExpr?)
+            case unnest(BExpr, element: SQLType, ordinality: Bool)
         }
         var source: Source
         var offset: Int
@@ -97,7 +98,12 @@ extension Planner {
         case .subquery(let q, let alias, let columnAliases):
             let (plan, cols) = try planQuery(q, scope.parent)
             try addLeaf(.query(plan), alias ?? "subquery", try rename(cols, columnAliases, alias ?? "subquery"), scope, &units)
-        case .function(let call, let alias, let columnAliases):
+        case .function(let call, let alias, let columnAliases, let ordinality):
+            if call.name == "unnest" || call.name == "pg_partition_ancestors" {
+                try registerUnnest(call, alias, columnAliases, ordinality, scope, &units)
+                return
+            }
+            if ordinality { throw SQLError(SQLError.featureNotSupported, "WITH ORDINALITY is supported for unnest only") }
             guard call.name == "generate_series", (2...3).contains(call.args.count) else {
                 throw SQLError(SQLError.undefinedFunction, "function \(call.name) is not a set-returning function")
             }
@@ -162,6 +168,7 @@ extension Planner {
             }
             (version, cat) = resolved
         }
+        if try registerSystemRelation(name, cat, alias, columnAliases, scope, &units) { return }
         if let view = cat.views[name] {
             viewDepth += 1
             defer { viewDepth -= 1 }
@@ -381,6 +388,9 @@ extension Planner {
         case .series(let a, let b, let c):
             let placed = Plan.place(.series(a, b, c), offset: leaf.offset, width: scope.width)
             return filter.map { .filter(placed, $0) } ?? placed
+        case .unnest(let a, let element, let ordinality):
+            let placed = Plan.place(.unnest(a, element: element, ordinality: ordinality), offset: leaf.offset, width: scope.width)
+            return filter.map { .filter(placed, $0) } ?? placed
         }
     }
 
@@ -533,6 +543,7 @@ extension Planner {
             case .setOperation(let op, let all, let a, let b): return .setOperation(op, all: all, p(a), p(b))
             case .cteScan(let i): return .cteScan(i + ctes)
             case .series(let a, let b, let c): return .series(e(a), e(b), c.map(e))
+            case .unnest(let a, let element, let ordinality): return .unnest(e(a), element: element, ordinality: ordinality)
             case .recursiveUnion(let a, let b, let w, let all): return .recursiveUnion(anchor: p(a), step: p(b), working: w + ctes, all: all)
             }
         }

@@ -201,9 +201,16 @@ final class Planner {
     func derivedName(_ e: Expr) -> String {
         switch e {
         case .column(_, let n): return n
-        case .function(let c): return c.name == "substr" ? "substring" : c.name
+        case .function(let c):
+            switch c.name {
+            case "substr": return "substring"
+            case Parser.arrayFunction, Parser.arrayQueryFunction: return "array"
+            case Parser.subscriptFunction: return c.args.first.map(derivedName) ?? "?column?"
+            default: return c.name
+            }
         case .cast(let inner, let t):
             if case .column = inner { return derivedName(inner) }
+            if let lookup = t.lookup { return lookup.rawValue }
             switch t.type {
             case .integer: return "int4"
             case .bigint: return "int8"

@@ -101,6 +101,8 @@ extension SQLError {
     public static let stringDataRightTruncation = Code(sqlState: "22001", name: "string data right truncation")
     /// An argument has an invalid value (22023).
     public static let invalidParameterValue = Code(sqlState: "22023", name: "invalid parameter value")
+    /// A regular expression does not compile (2201B).
+    public static let invalidRegularExpression = Code(sqlState: "2201B", name: "invalid regular expression")
     /// A subquery used as a value returned more than one row (21000).
     public static let cardinalityViolation = Code(sqlState: "21000", name: "cardinality violation")
     /// A NOT NULL column would hold NULL (23502).

@@ -17,6 +17,9 @@ public enum SQLType: String, Sendable, Hashable, Codable, CustomStringConvertibl
     case timestamptz
     case uuid
     case json
+    /// A one-dimensional array, held as PostgreSQL's text form (`{a,b,"c d"}`): what the
+    /// system catalogs and `ARRAY[...]`/`ARRAY(query)` produce. Tables cannot store it.
+    case array
     /// The type of a bare NULL or an untyped string literal before context decides.
     case unknown
 
@@ -37,6 +40,7 @@ public enum SQLType: String, Sendable, Hashable, Codable, CustomStringConvertibl
         case .timestamptz: "timestamp with time zone"
         case .uuid: "uuid"
         case .json: "json"
+        case .array: "text[]"
         case .unknown: "unknown"
         }
     }
@@ -86,6 +90,7 @@ public enum SQLType: String, Sendable, Hashable, Codable, CustomStringConvertibl
         case .timestamptz: 1184
         case .uuid: 2950
         case .json: 114
+        case .array: 1009
         case .unknown: 705
         }
     }
@@ -95,13 +100,14 @@ public enum SQLType: String, Sendable, Hashable, Codable, CustomStringConvertibl
     static func named(_ words: [String]) -> SQLType? {
         switch words.joined(separator: " ") {
         case "bool", "boolean": .boolean
+        case "oid", "xid", "cid", "regproc", "regprocedure", "regoper", "regconfig", "regcollation": .bigint
         case "smallint", "int2": .smallint
         case "int", "integer", "int4", "mediumint", "tinyint": .integer
         case "bigint", "int8": .bigint
         case "real", "float4": .real
         case "double precision", "float8", "float", "double": .double
         case "numeric", "decimal", "dec": .numeric
-        case "text", "varchar", "character varying", "char", "character", "string", "bpchar", "name", "clob":
+        case "text", "varchar", "character varying", "char", "character", "string", "bpchar", "name", "clob", "\"char\"":
             .text
         case "bytea", "blob": .bytea
         case "date": .date

@@ -91,6 +91,8 @@ public final class Session {
     public var settings: [String: String] = [:]
     /// The role the session is logged in as (set by the server); nil when embedded.
     public var user: String?
+    /// The name clients know the database by (`strata serve --database`), for `current_database()`.
+    public var database = "strata"
 
     /// Creates a session on `engine`; sessions of one engine may share `cache`.
     public init(engine: Engine, cache: SchemaCache = SchemaCache()) {
@@ -499,6 +501,7 @@ extension Session {
         let ctx = EvalContext(params: parameters, statementTime: statementTime)
         ctx.user = user ?? "strata"
         ctx.settings = settings
+        ctx.database = database
         return ctx
     }
 

@@ -125,7 +125,7 @@ extension SQLType {
         case .integer, .real, .date: 4
         case .bigint, .double, .timestamp, .timestamptz: 8
         case .uuid: 16
-        case .numeric, .text, .bytea, .json, .unknown: -1
+        case .numeric, .text, .bytea, .json, .array, .unknown: -1
         }
     }
 }

@@ -79,6 +79,7 @@ struct PostgresConnection {
             return nil
         }
         session.user = user
+        session.database = server.configuration.database
         session.settings["application_name"] = parameters["application_name"] ?? ""
         output.writer.authenticationOk()
         let statuses: [(String, String)] = [

@@ -84,6 +84,7 @@ enum ValueCoding {
         case (.int(let v), _): b.writeInteger(v)
         case (.double(let v), .real): b.writeInteger(Float(v).bitPattern)
         case (.double(let v), _): b.writeInteger(v.bitPattern)
+        case (.text(let s), .array): try writeArray(s, into: &b)
         case (.text(let s), _), (.json(let s), _): b.writeString(s)
         case (.bytes(let v), _), (.uuid(let v), _): b.writeBytes(v)
         case (.date(let d), _): b.writeInteger(d)
@@ -92,6 +93,23 @@ enum ValueCoding {
         case (.null, _): break
         }
         b.setInteger(Int32(b.writerIndex - at - 4), at: at)
+    }
+
+    /// PostgreSQL's binary array of text: dimensions, a has-nulls flag, the element type,
+    /// then each dimension's length and lower bound, then each element with its length.
+    static func writeArray(_ text: String, into b: inout ByteBuffer) throws {
+        let elements = try ArrayText.parse(text)
+        b.writeInteger(Int32(elements.isEmpty ? 0 : 1))
+        b.writeInteger(Int32(elements.contains(nil) ? 1 : 0))
+        b.writeInteger(Int32(SQLType.text.oid))
+        guard !elements.isEmpty else { return }
+        b.writeInteger(Int32(elements.count))
+        b.writeInteger(Int32(1))
+        for e in elements {
+            guard let e else { b.writeInteger(Int32(-1)); continue }
+            b.writeInteger(Int32(e.utf8.count))
+            b.writeString(e)
+        }
     }
 
     /// PostgreSQL's binary numeric: base-10000 digits, a weight, a sign and a display scale.
