@@ -18,14 +18,15 @@ if ! python3 -c 'import moto.server, flask, werkzeug' 2>/dev/null; then
     python3 -m pip install -q 'moto[server]' || python3 -m pip install -q --break-system-packages 'moto[server]'
 fi
 # The server tests drive `strata serve` with PostgreSQL's own clients (psql, pgbench) and
-# Python's psycopg 3.
+# Python's psycopg 3, asyncpg, pg8000 and SQLAlchemy 2.
 if ! command -v psql >/dev/null || ! command -v pgbench >/dev/null; then
     echo "installing: postgresql-15 (psql, pgbench)"
     apt-get update -qq && apt-get install -y -qq postgresql-15 postgresql-client-15
 fi
-if ! python3 -c 'import psycopg, asyncpg' 2>/dev/null; then
-    echo "installing: psycopg[binary] asyncpg"
-    python3 -m pip install -q 'psycopg[binary]' asyncpg || python3 -m pip install -q --break-system-packages 'psycopg[binary]' asyncpg
+if ! python3 -c 'import psycopg, asyncpg, pg8000, sqlalchemy' 2>/dev/null; then
+    echo "installing: psycopg[binary] asyncpg pg8000 sqlalchemy"
+    python3 -m pip install -q 'psycopg[binary]' asyncpg pg8000 'sqlalchemy>=2' \
+        || python3 -m pip install -q --break-system-packages 'psycopg[binary]' asyncpg pg8000 'sqlalchemy>=2'
 fi
 export PATH="/opt/swift/usr/bin:$PATH"
 

@@ -215,6 +215,14 @@ public struct ColumnDefinition: Sendable, Hashable {
     public var defaultSQL: String? = nil
     public var checks: [String] = []
     public var references: ForeignKeyDefinition? = nil
+
+    /// Makes the column take its values from sequence `<table>_<column>_seq`.
+    mutating func makeSerial(table: String) {
+        let sequence = "\(table)_\(name)_seq"
+        defaultSQL = "nextval('\(String(sequence.flatMap { $0 == "'" ? ["'", "'"] : [$0] }))')"
+        defaultValue = .function(FunctionCall(name: "nextval", args: [.string(sequence)]))
+        notNull = true
+    }
 }
 
 /// A table constraint.

@@ -72,6 +72,8 @@ enum Function: String, Hashable, Sendable, CaseIterable {
     /// `a ~ pattern` (POSIX regular expressions); the third argument asks for case-insensitivity.
     case regexMatch = "~"
     case format_type, pg_encoding_to_char, quote_ident
+    /// The next value of a sequence, from the values reserved before the statement ran.
+    case nextval
 }
 
 extension BExpr {

@@ -220,6 +220,8 @@ final class TableBinding: Sendable {
     /// no copy of the whole table description.
     let primaryKey: [Int]
     let indexes: [IndexInfo]
+    /// Sequences the defaults take values from: an INSERT reserves values of these first.
+    let sequences: [String]
 
     init(_ table: TableInfo, catalog: Catalog) throws {
         self.table = table
@@ -238,6 +240,10 @@ final class TableBinding: Sendable {
         defaults = try table.columns.map { c in
             guard let sql = c.defaultSQL else { return nil }
             return try planner.bind(try Parser.expressionOnly(sql), Scope(parent: nil)).0
+        }
+        sequences = defaults.compactMap { d in
+            if case .call(.nextval, let args)? = d, case .const(.text(let name)) = args.first { return name }
+            return nil
         }
     }
 }

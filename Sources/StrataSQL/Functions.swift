@@ -275,6 +275,11 @@ enum Functions {
             }
             return .bool(text(0).contains(regex))
         case .pg_encoding_to_char: return .text(try int(0) == 6 ? "UTF8" : "")
+        case .nextval:
+            guard let value = ctx.sequences?.take(text(0)) else {
+                throw SQLError(SQLError.featureNotSupported, "nextval(\(text(0))) is supported only in column defaults")
+            }
+            return .int(value)
         case .quote_ident: return .text(SystemCatalog.quoteIdentifier(text(0)))
         default:
             throw SQLError(SQLError.internalError, "function \(f) has no implementation")

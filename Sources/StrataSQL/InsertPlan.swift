@@ -39,9 +39,10 @@ final class InsertPlan: Sendable {
     /// `uncached` passes the result of an existence check already read from storage; `row`
     /// is scratch space the caller keeps from row to row (no allocation per row).
     func insertOne(
-        _ values: [Value], tx: Transaction, parameters: [SQLValue], now: Int64, row: inout [SQLValue], uncached: [UInt8]?? = nil
+        _ values: [Value], tx: Transaction, parameters: [SQLValue], context: @autoclosure () -> EvalContext, now: Int64,
+        row: inout [SQLValue], uncached: [UInt8]?? = nil
     ) throws -> Outcome {
-        try self.row(values, parameters: parameters, now: now, into: &row)
+        try self.row(values, parameters: parameters, context: context(), now: now, into: &row)
         let key = binding.rowKey(row)
         let existing: [UInt8]?
         if let uncached {
@@ -63,7 +64,7 @@ final class InsertPlan: Sendable {
 
     /// The physical row for one VALUES row (values, defaults, casts and constraint checks),
     /// written into `row`, reusing its storage.
-    func row(_ values: [Value], parameters: [SQLValue], now: Int64, into row: inout [SQLValue]) throws {
+    func row(_ values: [Value], parameters: [SQLValue], context make: @autoclosure () -> EvalContext, now: Int64, into row: inout [SQLValue]) throws {
         let width = binding.types.count
         if row.count == width {
             for i in 0..<width { row[i] = .null }
@@ -73,7 +74,7 @@ final class InsertPlan: Sendable {
         var context: EvalContext? = nil
         func ctx() -> EvalContext {
             if let context { return context }
-            let c = EvalContext(params: parameters, statementTime: now)
+            let c = make()
             context = c
             return c
         }

@@ -503,7 +503,7 @@ extension Parser {
                 if check("constraint") || check("primary") || check("unique") || check("check") || check("foreign") {
                     constraints.append(try tableConstraint())
                 } else {
-                    columns.append(try columnDefinition())
+                    columns.append(try columnDefinition(table: name))
                 }
             } while accept(",")
             try expect(")")
@@ -562,10 +562,25 @@ extension Parser {
         throw unexpected(expected: "TABLE, INDEX or VIEW")
     }
 
-    mutating func columnDefinition() throws -> ColumnDefinition {
+    /// A column of `table`: SERIAL types and identity columns take their values from
+    /// the sequence `<table>_<column>_seq`, as in PostgreSQL.
+    mutating func columnDefinition(table: String) throws -> ColumnDefinition {
         let name = try identifier("a column name")
         let typeStart = current.range.lowerBound
-        var col = ColumnDefinition(name: name, type: try typeName())
+        let serial: SQLType? = switch current.kind {
+        case .word("serial"), .word("serial4"): .integer
+        case .word("bigserial"), .word("serial8"): .bigint
+        case .word("smallserial"), .word("serial2"): .smallint
+        default: nil
+        }
+        var col: ColumnDefinition
+        if let serial {
+            advance()
+            col = ColumnDefinition(name: name, type: TypeName(type: serial, modifiers: []))
+            col.makeSerial(table: table)
+        } else {
+            col = ColumnDefinition(name: name, type: try typeName())
+        }
         if col.type.type == .array || col.type.lookup != nil {
             throw SQLError(SQLError.featureNotSupported, "columns of type \(col.type.type == .array ? "array" : col.type.lookup!.rawValue) are not supported", at: lexer.location(of: typeStart))
         }
@@ -592,7 +607,25 @@ extension Parser {
                 advance()
                 _ = try qualifiedName()
             } else if check("generated") {
-                throw SQLError(SQLError.featureNotSupported, "generated columns are not supported", at: lexer.location(of: current.range.lowerBound))
+                let at = current.range.lowerBound
+                advance()
+                if !accept("always") { try expect("by"); try expect("default") }
+                guard accept("as", "identity") else {
+                    throw SQLError(SQLError.featureNotSupported, "generated columns are not supported", at: lexer.location(of: at))
+                }
+                if accept("(") {
+                    // Sequence options (START WITH, INCREMENT BY, ...) are not kept: values start at 1.
+                    var depth = 1
+                    while depth > 0 {
+                        if case .end = current.kind { throw unexpected(expected: ")") }
+                        if check("(") { depth += 1 } else if check(")") { depth -= 1 }
+                        advance()
+                    }
+                }
+                guard col.type.type.isInteger else {
+                    throw SQLError(SQLError.invalidParameterValue, "identity column type must be smallint, integer, or bigint", at: lexer.location(of: at))
+                }
+                col.makeSerial(table: table)
             } else {
                 return col
             }
@@ -681,7 +714,7 @@ extension Parser {
                 } else {
                     _ = accept("column")
                     let ine = accept("if", "not", "exists")
-                    actions.append(.addColumn(try columnDefinition(), ifNotExists: ine))
+                    actions.append(.addColumn(try columnDefinition(table: table), ifNotExists: ine))
                 }
             } else if accept("drop") {
                 if accept("constraint") {

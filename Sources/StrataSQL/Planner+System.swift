@@ -202,6 +202,8 @@ extension Planner {
             let (e, _) = try bindCatalogCast(a, .text, lookup)
             guard case .caseWhen(let whens, _) = e else { return (e, .bigint) }
             return (.caseWhen(whens, otherwise: .const(.null)), .bigint)
+        case "nextval":
+            return (.call(.nextval, [try text(try args(1...1)[0])]), .bigint)
         case "pg_partition_ancestors":
             // No table is partitioned: a relation is its own only ancestor.
             return (try oid(try args(1...1)[0]), .bigint)

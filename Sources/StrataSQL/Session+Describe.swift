@@ -81,9 +81,36 @@ extension Session {
                     }
                 }
             }
+            if let table = catalog.tables[ins.table] {
+                columns = try Writer.returning(ins.returning, table, alias: ins.alias, catalog: catalog)?.columns
+            }
+        case .update(let up):
+            // `SET column = $n` takes the column's type; WHERE parameters take their context's.
+            if let table = catalog.tables[up.table] {
+                for a in up.assignments {
+                    if case .parameter(let n)? = a.value, let p = table.column(named: a.column), inferred[n - 1] == nil {
+                        inferred[n - 1] = table.columns[p].type
+                    }
+                }
+                if up.from.isEmpty { inferWhere(up.whereClause, table, up.alias, catalog, &inferred) }
+                columns = try Writer.returning(up.returning, table, alias: up.alias, catalog: catalog)?.columns
+            }
+        case .delete(let del):
+            if let table = catalog.tables[del.table] {
+                inferWhere(del.whereClause, table, del.alias, catalog, &inferred)
+                columns = try Writer.returning(del.returning, table, alias: del.alias, catalog: catalog)?.columns
+            }
         default:
             break
         }
         return ((0..<count).map { inferred[$0] }, columns)
+    }
+
+    /// Parameter types a WHERE clause over `table`'s rows implies (`id = $1`).
+    func inferWhere(_ whereClause: Expr?, _ table: TableInfo, _ alias: String?, _ catalog: Catalog, _ inferred: inout [Int: SQLType]) {
+        guard let whereClause else { return }
+        let planner = Planner(catalog: catalog)
+        guard (try? planner.bind(whereClause, Writer.rowScope(table, alias: alias))) != nil else { return }
+        for (n, t) in planner.inferredParameters where inferred[n] == nil { inferred[n] = t }
     }
 }

@@ -37,6 +37,9 @@ public final class SchemaCache: Sendable {
         last.withLock { $0 = (metaBytes, catalog) }
     }
 
+    /// Sequence values this process has reserved, shared by its sessions.
+    let sequences = SequenceAllocator()
+
     /// Creates an empty cache.
     public init() {}
 
@@ -464,12 +467,13 @@ extension Session {
     /// Runs a prepared statement with `parameters`.
     public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
         if let tx = transaction, !transactionFailed, !catalogDirty, let (t, catalog) = transactionCatalog, t === tx,
-           let plan = prepared.plan.insert.get(catalog), plan.isSimple {
+           let plan = prepared.plan.insert.get(catalog), plan.isSimple, plan.binding.sequences.isEmpty {
             // The bulk-load path: a prepared single-row INSERT inside a transaction whose
             // catalog is known needs no planning and, when memory answers, no await.
             do {
+                let time = now()
                 if case .done(let result) = try plan.insertOne(
-                    plan.values![0], tx: tx, parameters: parameters, now: now(), row: &insertRow) {
+                    plan.values![0], tx: tx, parameters: parameters, context: context(parameters, statementTime: time), now: time, row: &insertRow) {
                     return result
                 }
             } catch {
@@ -502,6 +506,7 @@ extension Session {
         ctx.user = user ?? "strata"
         ctx.settings = settings
         ctx.database = database
+        ctx.sequences = cache.sequences
         return ctx
     }
 

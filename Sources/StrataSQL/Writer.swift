@@ -477,7 +477,9 @@ final class Writer {
         try binding.validate(&row) { self.context() }
     }
 
-    func rowScope(_ table: TableInfo, alias: String? = nil) -> Scope {
+    func rowScope(_ table: TableInfo, alias: String? = nil) -> Scope { Writer.rowScope(table, alias: alias) }
+
+    static func rowScope(_ table: TableInfo, alias: String? = nil) -> Scope {
         let scope = Scope(parent: nil)
         scope.add(alias ?? table.name, table.visibleColumns.map { ResultColumn(name: table.columns[$0].name, type: table.columns[$0].type) })
         return scope
@@ -578,8 +580,13 @@ final class Writer {
     }
 
     func returning(_ items: [SelectItem], _ table: TableInfo, alias: String?) throws -> Returning? {
+        try Writer.returning(items, table, alias: alias, catalog: catalog)
+    }
+
+    /// A RETURNING list bound over `table`'s row (also what Describe reports).
+    static func returning(_ items: [SelectItem], _ table: TableInfo, alias: String?, catalog: Catalog) throws -> Returning? {
         if items.isEmpty { return nil }
-        let scope = rowScope(table, alias: alias)
+        let scope = Writer.rowScope(table, alias: alias)
         let planner = Planner(catalog: catalog)
         var cols: [ResultColumn] = []
         var exprs: [BExpr] = []
@@ -636,6 +643,7 @@ final class Writer {
 
     func insert(_ ins: Insert, _ plan: InsertPlan) async throws -> StatementResult {
         if plan.isSimple, let rows = plan.values {
+            for s in plan.binding.sequences { try await session.cache.sequences.reserve(s, count: 1, engine: session.engine) }
             return try await insertOne(rows[0], plan)
         }
         let table = plan.binding.table
@@ -671,6 +679,7 @@ final class Writer {
         } else {
             sourceRows = [[]]
         }
+        for s in plan.binding.sequences { try await session.cache.sequences.reserve(s, count: sourceRows.count, engine: session.engine) }
         var count = 0
         var out: [[SQLValue]] = []
         for src in sourceRows {
@@ -704,9 +713,9 @@ final class Writer {
     /// when the key's existence check needs one.
     func insertOne(_ values: [InsertPlan.Value], _ plan: InsertPlan) async throws -> StatementResult {
         var row: [SQLValue] = []
-        var outcome = try plan.insertOne(values, tx: tx, parameters: parameters, now: now, row: &row)
+        var outcome = try plan.insertOne(values, tx: tx, parameters: parameters, context: context(), now: now, row: &row)
         if case .needsRead(let key) = outcome {
-            outcome = try plan.insertOne(values, tx: tx, parameters: parameters, now: now, row: &row, uncached: try await tx.get(key))
+            outcome = try plan.insertOne(values, tx: tx, parameters: parameters, context: context(), now: now, row: &row, uncached: try await tx.get(key))
         }
         guard case .done(let result) = outcome else {
             throw SQLError(SQLError.internalError, "insert could not read its key")

@@ -43,13 +43,13 @@ extension PostgresServerTests {
 
     /// Runs a Python `script` (given the port as its argument) against a new server whose role
     /// `app` has password `pw`; returns its exit status and what it printed.
-    func runPython(_ script: String) async throws -> (Int32, [String]) {
+    func runPython(_ script: String, arguments: [String] = []) async throws -> (Int32, [String]) {
         let server = try await ServeProcess(trust: false, setup: "CREATE ROLE app LOGIN PASSWORD 'pw'")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-driver-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let child = try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, String(server.port)], output: dir + "/out.txt",
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, String(server.port)] + arguments, output: dir + "/out.txt",
             mergeErrors: true)
         return (await child.wait(), child.lines)
     }

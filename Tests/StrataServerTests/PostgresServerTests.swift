@@ -10,14 +10,15 @@ import Testing
 @Suite(.serialized) struct PostgresServerTests {
     /// Runs `psql` with `script` on standard input; returns everything it printed.
     func psql(
-        _ port: Int, _ script: String, database: String = "strata", user: String = "tester", password: String? = nil
+        _ port: Int, _ script: String, database: String = "strata", user: String = "tester", password: String? = nil,
+        format: [String] = ["-A", "-t"]
     ) async throws -> (Int32, [String]) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-psql-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let child = try ChildProcess(
             URL(fileURLWithPath: "/usr/bin/psql"),
-            ["-X", "-A", "-t", "-w", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database],
+            ["-X"] + format + ["-w", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database],
             output: dir + "/out.txt", mergeErrors: true, input: script,
             environment: ["PGCONNECT_TIMEOUT": "10", "PGPASSWORD": password ?? ""])
         let status = await child.wait()
