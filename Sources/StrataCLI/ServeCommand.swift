@@ -12,6 +12,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Accept every login without a password (otherwise: SCRAM-SHA-256 against the roles in the database).") var trust = false
     @Option(name: .customLong("max-connections"), help: "Connections served at once.") var maxConnections = 100
     @Option(name: .customLong("idle-timeout"), help: "Close connections idle this many seconds (0: never).") var idleTimeout = 0.0
+    @Option(name: .customLong("tls-cert"), help: "A PEM certificate (chain): offer TLS to clients that ask for it.") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.") var tlsKey: String?
+    @Flag(name: .customLong("tls-required"), help: "Refuse connections that do not use TLS.") var tlsRequired = false
 
     func run() async throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
@@ -22,6 +25,12 @@ struct ServeCommand: AsyncParsableCommand {
         config.trust = trust
         config.maxConnections = maxConnections
         if idleTimeout > 0 { config.idleTimeout = .milliseconds(Int(idleTimeout * 1000)) }
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?): config.tls = try PostgresServer.Configuration.tls(certificateFile: cert, keyFile: key)
+        case (nil, nil): if tlsRequired { throw ValidationError("--tls-required needs --tls-cert and --tls-key") }
+        default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        config.requireTLS = tlsRequired
         let engine = try await openEngine(db)
         let server = PostgresServer(engine: engine, configuration: config)
         if !trust, try await server.loginRoles().isEmpty {

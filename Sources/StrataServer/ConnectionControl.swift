@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// What the server knows of one open connection, to end it from outside its task:
@@ -9,6 +10,19 @@ final class ConnectionControl: Sendable {
     let busy = Atomic<Bool>(false)
 
     init(channel: any Channel) { self.channel = channel }
+
+    /// Answers an SSLRequest with `S` and puts TLS in front of everything that follows.
+    /// Both happen in one event-loop turn, so the client's handshake, which it sends once it
+    /// reads the `S`, cannot reach the protocol decoder unencrypted.
+    func startTLS(_ context: NIOSSLContext) async throws {
+        let channel = self.channel
+        try await channel.eventLoop.submit {
+            var answer = channel.allocator.buffer(capacity: 1)
+            answer.writeInteger(UInt8(ascii: "S"))
+            channel.writeAndFlush(answer, promise: nil)
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .first)
+        }.get()
+    }
 
     /// Sends a FATAL error and closes the connection, if it is idle. The connection's task
     /// then sees the end of its input and rolls back what the client left open.

@@ -32,13 +32,20 @@ struct PostgresConnection {
         }
     }
 
-    /// The startup phase: answers SSL and GSS requests with `N` (no encryption),
-    /// handles a cancel request, and opens a session for a StartupMessage.
+    /// The startup phase: answers an SSL request with `S` and TLS when the server has a
+    /// certificate (`N` otherwise, and for GSS requests), handles a cancel request, and
+    /// opens a session for a StartupMessage.
     private func startup(
         _ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator, _ out: BackendOutput
     ) async throws -> Session? {
+        var secured = false
         while let message = try await messages.next() {
             switch message {
+            case .sslRequest where !secured && server.configuration.tls != nil:
+                try await control.startTLS(server.configuration.tls!)
+                secured = true
+            case .sslRequest where secured:
+                throw ProtocolViolation("SSLRequest after TLS has started")
             case .sslRequest, .gssEncryptionRequest:
                 // The client reads the answer before it sends the StartupMessage.
                 out.writer.buffer.writeInteger(UInt8(ascii: "N"))
@@ -47,6 +54,10 @@ struct PostgresConnection {
                 server.cancel(processID: pid, secretKey: key)
                 return nil
             case .startup(_, let parameters):
+                if server.configuration.requireTLS && !secured {
+                    out.writer.report(severity: "FATAL", sqlState: "28000", "this server accepts TLS connections only (use sslmode=require)")
+                    return nil
+                }
                 return try await open(parameters, &messages, out)
             case .message:
                 throw ProtocolViolation("expected a startup message")

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import StrataEngine
 import StrataSQL
 import Logging
@@ -24,11 +25,24 @@ public final class PostgresServer: Sendable {
         /// Connections idle (between statements) for longer are closed with 57P05; nil for never.
         public var idleTimeout: Duration?
 
+        /// TLS for clients that ask for it (SSLRequest answered `S`); nil answers `N`.
+        public var tls: NIOSSLContext?
+        /// Refuse connections that did not start TLS (28000), as a `hostssl` line of pg_hba.conf.
+        public var requireTLS = false
+
         /// Where the server reports failed logins and other events for the operator.
         public var logger = Logger(label: "strata.serve")
 
         /// The defaults: database `strata`, 64 MiB messages, passwords required.
         public init() {}
+
+        /// TLS from a PEM certificate chain and private key, as PostgreSQL's `ssl_cert_file`
+        /// and `ssl_key_file` name them.
+        public static func tls(certificateFile: String, keyFile: String) throws -> NIOSSLContext {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+            return try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+        }
     }
 
     /// The engine every session runs on.
