@@ -19,6 +19,8 @@ final class EvalContext {
     var settings: [String: String] = [:]
     /// The database's name as clients know it, for `current_database()`.
     var database = "strata"
+    /// Set when the client asks to cancel the running statement.
+    var cancel: CancelFlag?
     /// The process's sequence reservations, for `nextval`.
     var sequences: SequenceAllocator?
     /// Regular expressions compiled by this statement, by pattern and case-insensitivity.

@@ -56,6 +56,7 @@ extension Executor {
                 let resumeAfter = state.pointee.resumeAfter
                 state.pointee.reset()
                 if !(try await deliver(consume batch)) { return false }
+                try ctx.cancel?.check()
                 guard let resumeAfter else { return true }
                 lower = resumeAfter + [0]
                 await Task.yield()

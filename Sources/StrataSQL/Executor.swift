@@ -125,6 +125,7 @@ final class Executor {
             ctx.subqueryValues += Array(repeating: .null, count: subqueries.count - ctx.subqueryValues.count)
         }
         for i in subs {
+            try ctx.cancel?.check()
             let sq = subqueries[i]
             let rows: [[SQLValue]]
             if !sq.correlated, let cached = subqueryCache[i] {
@@ -201,6 +202,7 @@ final class Executor {
     // MARK: Plans
 
     func run(_ plan: Plan) async throws -> [[SQLValue]] {
+        try ctx.cancel?.check()
         switch plan {
         case .oneRow:
             return [[]]
@@ -267,6 +269,7 @@ final class Executor {
             var v = start
             while step > 0 ? v <= stop : v >= stop {
                 out.append([.int(v)])
+                if out.count & 0xFFFF == 0 { try ctx.cancel?.check() }
                 guard out.count <= 100_000_000 else { throw SQLError(SQLError.programLimitExceeded, "generate_series is too long") }
                 let (n, o) = v.addingReportingOverflow(step)
                 if o { break }
@@ -391,6 +394,7 @@ final class Executor {
             }
         } else {
             for l in left {
+                try ctx.cancel?.check()
                 var matched = false
                 for (i, r) in right.enumerated() {
                     let m = merge(l, r)

@@ -94,6 +94,8 @@ public final class Session {
     public var settings: [String: String] = [:]
     /// The role the session is logged in as (set by the server); nil when embedded.
     public var user: String?
+    /// Cancels the running statement when set (the server's CancelRequest).
+    public var cancelFlag: CancelFlag?
     /// The name clients know the database by (`strata serve --database`), for `current_database()`.
     public var database = "strata"
 
@@ -507,6 +509,7 @@ extension Session {
         ctx.settings = settings
         ctx.database = database
         ctx.sequences = cache.sequences
+        ctx.cancel = cancelFlag
         return ctx
     }
 

@@ -1,11 +1,16 @@
 import NIOCore
 import NIOSSL
+import StrataSQL
 import Synchronization
 
 /// What the server knows of one open connection, to end it from outside its task:
 /// at shutdown, or when it has been idle too long.
 final class ConnectionControl: Sendable {
     let channel: any Channel
+    /// The key a CancelRequest for this connection must carry (sent in BackendKeyData).
+    let secretKey = Int32.random(in: 1...Int32.max)
+    /// Stops the connection's running statement when a matching CancelRequest arrives.
+    let cancel = CancelFlag()
     /// True while a message is being handled; an idle connection waits for the next one.
     let busy = Atomic<Bool>(false)
 

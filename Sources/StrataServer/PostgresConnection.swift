@@ -170,7 +170,8 @@ struct PostgresConnection {
         _ session: Session, _ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
         _ output: BackendOutput
     ) async throws {
-        let connection = PostgresSession(session: session, out: output)
+        session.cancelFlag = control.cancel
+        let connection = PostgresSession(session: session, out: output, cancel: control.cancel)
         do {
             while true {
                 control.busy.store(false, ordering: .releasing)

@@ -96,9 +96,16 @@ public final class PostgresServer: Sendable {
         try await makeSession().currentRoles().values.filter { $0.canLogin && $0.secret != nil }.map(\.name).sorted()
     }
 
-    /// Cancelling a running query is not supported yet: the request is accepted and ignored,
-    /// as PostgreSQL does for an unknown key.
-    func cancel(processID: Int32, secretKey: Int32) {}
+    /// A CancelRequest: stops the statement running on connection `processID` if the key
+    /// matches; a wrong key or an idle connection changes nothing, and the requester is told
+    /// nothing either way (as in PostgreSQL).
+    func cancel(processID: Int32, secretKey: Int32) {
+        guard let control = connections.withLock({ $0[processID] }), control.secretKey == secretKey else {
+            if connections.withLock({ $0[processID] }) != nil { log("cancel request for connection \(processID) with a wrong key") }
+            return
+        }
+        control.cancel.cancel()
+    }
 
     /// Listens on `host:port` (port 0 picks a free one, reported to `onListening`) and
     /// serves connections until ``shutdown()``; returns when every connection has ended.
@@ -139,8 +146,7 @@ public final class PostgresServer: Sendable {
                         group.addTask { try? await connection.executeThenClose { _, outbound in try await outbound.write(bytes) } }
                         continue
                     }
-                    let handler = PostgresConnection(
-                        server: self, control: control, processID: pid, secretKey: Int32.random(in: 1...Int32.max))
+                    let handler = PostgresConnection(server: self, control: control, processID: pid, secretKey: control.secretKey)
                     group.addTask {
                         // A connection's failure (a reset, a broken client) ends that connection only.
                         try? await handler.run(connection)

@@ -64,6 +64,41 @@ extension PostgresServerTests {
             ], "\(lines)")
     }
 
+    static let cancelScript = """
+        import os, sys, threading, time, psycopg
+        watchdog = threading.Timer(120, lambda: os._exit(3))  # a cancel that does not work fails, not hangs
+        watchdog.daemon = True
+        watchdog.start()
+        conn = psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", password="pw", dbname="strata")
+        slow = "SELECT count(*) FROM generate_series(1, 100000) a WHERE (SELECT count(*) FROM generate_series(1, 100000) b WHERE b < a) >= 0"
+        conn.execute("CREATE TABLE t (id INT PRIMARY KEY)"); conn.commit()
+        conn.execute("INSERT INTO t VALUES (1)")
+        threading.Timer(0.5, conn.cancel).start()
+        started = time.time()
+        try:
+            conn.execute(slow)
+        except psycopg.errors.QueryCanceled as e:
+            print("canceled", e.sqlstate, time.time() - started < 20)
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.errors.InFailedSqlTransaction as e:
+            print("then", e.sqlstate)
+        conn.rollback()
+        print(conn.execute("SELECT count(*) FROM t").fetchone())
+        conn.cancel()  # nothing runs: the next statement is not affected
+        print(conn.execute("SELECT 42").fetchone())
+        conn.close()
+        """
+
+    /// psycopg's `cancel()` sends a CancelRequest with the connection's BackendKeyData on a
+    /// connection of its own; the running statement stops with 57014 and its transaction is
+    /// failed until rolled back, as in PostgreSQL.
+    @Test func aCancelRequestStopsTheRunningStatement() async throws {
+        let (status, lines) = try await runPython(Self.cancelScript)
+        #expect(status == 0, "\(lines)")
+        #expect(lines == ["canceled 57014 True", "then 25P02", "(0,)", "(42,)"], "\(lines)")
+    }
+
     static let asyncpgScript = """
         import asyncio, sys, asyncpg, datetime, decimal
         async def main():
