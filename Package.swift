@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // Only for a test: PostgresNIO as a client of `strata serve`.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "CStrataSupport"),
@@ -75,7 +77,13 @@ let package = Package(
             dependencies: ["StrataStore", "StrataLocalServers", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "StrataTests", dependencies: ["Strata", "StrataLocalServers"]),
-        .testTarget(name: "StrataServerTests", dependencies: ["StrataServer", "StrataEngine", "StrataStore", "StrataLocalServers"]),
+        .testTarget(
+            name: "StrataServerTests",
+            dependencies: [
+                "StrataServer", "StrataEngine", "StrataStore", "StrataLocalServers",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(name: "StrataSLTTests", dependencies: ["StrataSLT", "CSQLite"]),
         .testTarget(
             name: "StrataSQLTests",

@@ -67,7 +67,21 @@ extension Session {
         let catalog = try await catalog(currentSource())
         switch prepared.statement {
         case .select(let q):
-            let (temporal, _) = try await resolveTemporal(prepared.statement, [])
+            let temporal: [TemporalClause: (TableVersion, Catalog)]
+            do {
+                temporal = try await resolveTemporal(prepared.statement, []).0
+            } catch {
+                // A clause takes a parameter (`AS OF VERSION $1`), unknown until Bind:
+                // describe the columns as today's catalog has them.
+                var clauses: [TemporalClause] = []
+                TemporalCollector.collect(prepared.statement, into: &clauses)
+                temporal = Dictionary(clauses.map { c in
+                    switch c {
+                    case .asOfVersion, .asOfTimestamp: (c, (TableVersion.current, catalog))
+                    default: (c, (TableVersion.history(from: 0, to: 0), catalog))
+                    }
+                }, uniquingKeysWith: { a, _ in a })
+            }
             let planner = Planner(catalog: catalog, temporal: temporal)
             columns = try planner.prepare(q).columns
             inferred = planner.inferredParameters
