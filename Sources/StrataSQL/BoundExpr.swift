@@ -74,6 +74,8 @@ enum Function: String, Hashable, Sendable, CaseIterable {
     case format_type, pg_encoding_to_char, quote_ident
     /// The next value of a sequence, from the values reserved before the statement ran.
     case nextval
+    /// `set_config(name, value, is_local)`: SET as a function; returns the value.
+    case set_config
 }
 
 extension BExpr {

@@ -19,6 +19,8 @@ final class EvalContext {
     var settings: [String: String] = [:]
     /// The database's name as clients know it, for `current_database()`.
     var database = "strata"
+    /// Where `set_config` records what it changed, for the session to keep.
+    var settingChanges: SettingChanges?
     /// Set when the client asks to cancel the running statement.
     var cancel: CancelFlag?
     /// The process's sequence reservations, for `nextval`.

@@ -54,6 +54,14 @@ enum Functions {
             u[6] = u[6] & 0x0F | 0x40
             u[8] = u[8] & 0x3F | 0x80
             return .uuid(u)
+        case .set_config:
+            guard let name = try Evaluator.eval(args[0], row, ctx).text?.lowercased() else {
+                throw SQLError(SQLError.notNullViolation, "SET requires parameter name")
+            }
+            guard let value = try Evaluator.eval(args[1], row, ctx).text else { return .null }
+            ctx.settings[name] = value
+            ctx.settingChanges?.values[name] = value
+            return .text(value)
         case .arrayConstructor:
             return .text(ArrayText.format(try args.map { try Evaluator.eval($0, row, ctx).text }))
         case .array_to_string:

@@ -202,6 +202,9 @@ extension Planner {
             let (e, _) = try bindCatalogCast(a, .text, lookup)
             guard case .caseWhen(let whens, _) = e else { return (e, .bigint) }
             return (.caseWhen(whens, otherwise: .const(.null)), .bigint)
+        case "set_config":
+            let a = try args(3...3)
+            return (.call(.set_config, [try text(a[0]), try text(a[1]), try coerce(a[2].0, a[2].1, to: .boolean, name)]), .text)
         case "nextval":
             return (.call(.nextval, [try text(try args(1...1)[0])]), .bigint)
         case "pg_partition_ancestors":

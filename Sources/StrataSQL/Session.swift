@@ -69,6 +69,11 @@ final class RowIdGenerator: Sendable {
     }
 }
 
+/// Settings `set_config` changed during a statement, kept by the session if it succeeds.
+final class SettingChanges {
+    var values: [String: String] = [:]
+}
+
 /// A SQL session on an engine: runs statements, keeps an explicit transaction between
 /// them, and retries autocommit statements that lose a serialization race.
 ///
@@ -94,6 +99,8 @@ public final class Session {
     public var settings: [String: String] = [:]
     /// The role the session is logged in as (set by the server); nil when embedded.
     public var user: String?
+    /// What `set_config` changed in the running statement.
+    let settingChanges = SettingChanges()
     /// Cancels the running statement when set (the server's CancelRequest).
     public var cancelFlag: CancelFlag?
     /// The name clients know the database by (`strata serve --database`), for `current_database()`.
@@ -125,7 +132,22 @@ public final class Session {
     }
 
     /// Runs one statement; `prepared` (when given) keeps its plans across executions.
+    /// Settings changed by `set_config` take effect when it succeeds.
     func execute(_ statement: Statement, _ parameters: [SQLValue], prepared: PreparedStatement?) async throws -> StatementResult {
+        settingChanges.values.removeAll()
+        let result = try await executeStatement(statement, parameters, prepared: prepared)
+        applySettingChanges()
+        return result
+    }
+
+    /// Keeps what `set_config` changed in the statement that just succeeded.
+    func applySettingChanges() {
+        if settingChanges.values.isEmpty { return }
+        settings.merge(settingChanges.values) { _, new in new }
+        settingChanges.values.removeAll()
+    }
+
+    private func executeStatement(_ statement: Statement, _ parameters: [SQLValue], prepared: PreparedStatement?) async throws -> StatementResult {
         switch statement {
         case .begin:
             if transaction != nil { return StatementResult(tag: "BEGIN") }  // PostgreSQL warns and continues
@@ -468,6 +490,13 @@ extension Session {
 
     /// Runs a prepared statement with `parameters`.
     public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
+        settingChanges.values.removeAll()
+        let result = try await executePrepared(prepared, parameters)
+        applySettingChanges()
+        return result
+    }
+
+    private func executePrepared(_ prepared: PreparedStatement, _ parameters: [SQLValue]) async throws -> StatementResult {
         if let tx = transaction, !transactionFailed, !catalogDirty, let (t, catalog) = transactionCatalog, t === tx,
            let plan = prepared.plan.insert.get(catalog), plan.isSimple, plan.binding.sequences.isEmpty {
             // The bulk-load path: a prepared single-row INSERT inside a transaction whose
@@ -510,6 +539,7 @@ extension Session {
         ctx.database = database
         ctx.sequences = cache.sequences
         ctx.cancel = cancelFlag
+        ctx.settingChanges = settingChanges
         return ctx
     }
 

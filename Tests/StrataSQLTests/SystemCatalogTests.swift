@@ -117,4 +117,14 @@ import Testing
         }
         #expect(try await one.rows("SELECT count(DISTINCT id), count(*) FROM a") == [["50", "50"]])
     }
+
+    /// set_config is SET as a function; what it set stays only if its statement succeeds.
+    @Test func setConfigChangesSettingsWhenItsStatementSucceeds() async throws {
+        let s = try await memorySession()
+        #expect(try await s.rows("SELECT set_config('application_name', 'ledger', false), current_setting('application_name')")
+            == [["ledger", "ledger"]])
+        #expect(try await s.rows("SHOW application_name") == [["ledger"]])
+        #expect(await s.sqlState("SELECT set_config('search_path', 'elsewhere', false), 1 / (x - 2) FROM generate_series(1, 2) AS x") == "22012")
+        #expect(try await s.rows("SELECT current_setting('search_path')") == [["public"]])
+    }
 }
