@@ -25,6 +25,9 @@ final class RawClient: Sendable {
 
     deinit { close(fd) }
 
+    /// Half-closes the connection: the server sees the end of the input.
+    func finishSending() { shutdown(fd, Int32(SHUT_WR)) }
+
     func send(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
