@@ -46,6 +46,15 @@ public final class ChildProcess: Sendable {
             }
             waiter?.resume(returning: p.terminationStatus)
         }
+        // The child inherits the spawning thread's signal mask. Threads of Swift's
+        // cooperative pool (Dispatch workers) block signals such as SIGALRM, and a child
+        // started with them blocked never sees its own timers (pgbench -T never ends):
+        // spawn with nothing blocked.
+        var none = sigset_t()
+        var saved = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         try p.run()
     }
 
@@ -60,6 +69,19 @@ public final class ChildProcess: Sendable {
 
     /// True once the process has ended.
     public var hasExited: Bool { exit.state.withLock { $0.status != nil } }
+
+    /// The exit status, or nil when the process has not ended within `limit` (it is then
+    /// killed with SIGKILL).
+    public func wait(atMost limit: Duration) async -> Int32? {
+        let timer = Task { [process] () -> Bool in
+            do { try await Task.sleep(for: limit) } catch { return false }
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            return true
+        }
+        let status = await wait()
+        timer.cancel()
+        return await timer.value ? nil : status
+    }
 
     /// The exit status, once the process has ended.
     public func wait() async -> Int32 {

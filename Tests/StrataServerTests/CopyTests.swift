@@ -48,7 +48,7 @@ extension PostgresServerTests {
             ], "\(lines)")
     }
 
-    /// `pgbench -i -s 1`, then TPC-B with four clients in each query mode. Concurrent
+    /// `pgbench -i -s 1`, then TPC-B with four clients for 30 s in each query mode. Concurrent
     /// updates of the one branch row conflict (40001, serializable) and pgbench retries
     /// them; afterwards every balance still adds up to the history's deltas.
     @Test func pgbenchInitializesAndRunsTPCB() async throws {
@@ -56,23 +56,26 @@ extension PostgresServerTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-tpcb-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The issue's -T 30; STRATA_PGBENCH_SECONDS shortens it for a quick local run.
+        let seconds = Int(ProcessInfo.processInfo.environment["STRATA_PGBENCH_SECONDS"] ?? "") ?? 30
         func pgbench(_ arguments: [String], _ name: String) async throws -> [String] {
             let child = try ChildProcess(
                 URL(fileURLWithPath: "/usr/bin/pgbench"), ["-h", "127.0.0.1", "-p", String(server.port), "-U", "bench"] + arguments + ["strata"],
                 output: dir + "/\(name).txt", mergeErrors: true, environment: ["PGPASSWORD": "bench"])
-            #expect(await child.wait() == 0, "\(name): \(child.lines)")
+            let status = await child.wait(atMost: .seconds(seconds + 300))
+            #expect(status == 0, "\(name): \(status.map { "exit \($0)" } ?? "did not end, killed"): \(child.lines)")
             return child.lines
         }
         let initialized = try await pgbench(["-i", "-s", "1"], "init")
         #expect(initialized.contains { $0.hasPrefix("done in") }, "\(initialized)")
         for mode in ["simple", "extended", "prepared"] {
-            // A transaction count, not -T: pgbench's -T timer is SIGALRM, which a child of this
-            // test process may inherit blocked, and then pgbench never stops.
             // -n: no VACUUM and TRUNCATE of the history before the run, so the history keeps
             // every run's deltas and must add up to the balances at the end.
-            let lines = try await pgbench(["-n", "-M", mode, "-c", "4", "-j", "2", "-t", "40", "--max-tries", "1000"], mode)
+            let lines = try await pgbench(["-n", "-M", mode, "-c", "4", "-j", "2", "-T", String(seconds), "--max-tries", "1000"], mode)
             #expect(lines.contains("number of failed transactions: 0 (0.000%)"), "\(mode): \(lines)")
-            #expect(lines.contains("number of transactions actually processed: 160/160"), "\(mode): \(lines)")
+            let processed = lines.first { $0.hasPrefix("number of transactions actually processed: ") }
+                .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            #expect(processed > 0, "\(mode): \(lines)")
         }
         let (status, sums) = try await psql(
             server.port,
