@@ -3,7 +3,7 @@ import StrataEngine
 import Synchronization
 
 /// The outcome of one statement: its command tag, and rows for queries and RETURNING.
-public struct StatementResult: Sendable {
+public struct StatementResult: Sendable, Equatable {
     /// PostgreSQL's command tag, e.g. `SELECT 3`, `INSERT 0 1`, `CREATE TABLE`.
     public var tag: String
     /// The result columns (empty for statements that return no rows).
@@ -88,6 +88,11 @@ public final class Session {
     var transactionFailed = false
     /// Open savepoints, oldest first, with the write set and catalog state when taken.
     var savepoints: [(name: String, point: TransactionSavepoint, catalogDirty: Bool)] = []
+    /// The explicit transaction's queries and changes with what they returned, to replay
+    /// if its commit loses a race (see ``TransactionReplay``); nil when it cannot be replayed.
+    var transactionLog: TransactionReplay?
+    /// Commits that lost a race and succeeded by replaying their transaction.
+    public internal(set) var replayedCommits = 0
     var catalogDirty = false
     /// Scratch space for the bulk-load path's rows (see `InsertPlan.insertOne`).
     var insertRow: [SQLValue] = []
@@ -137,6 +142,7 @@ public final class Session {
         settingChanges.values.removeAll()
         let result = try await executeStatement(statement, parameters, prepared: prepared)
         applySettingChanges()
+        record(statement, parameters, result)
         return result
     }
 
@@ -147,7 +153,7 @@ public final class Session {
         settingChanges.values.removeAll()
     }
 
-    private func executeStatement(_ statement: Statement, _ parameters: [SQLValue], prepared: PreparedStatement?) async throws -> StatementResult {
+    func executeStatement(_ statement: Statement, _ parameters: [SQLValue], prepared: PreparedStatement?) async throws -> StatementResult {
         switch statement {
         case .begin:
             if transaction != nil { return StatementResult(tag: "BEGIN") }  // PostgreSQL warns and continues
@@ -156,12 +162,19 @@ public final class Session {
             transactionFailed = false
             catalogDirty = false
             savepoints = []
+            transactionLog = TransactionReplay()
             return StatementResult(tag: "BEGIN")
         case .commit:
             guard let tx = transaction else { return StatementResult(tag: "COMMIT") }
             transaction = nil
             if transactionFailed { return StatementResult(tag: "ROLLBACK") }
-            _ = try await engine.commit(tx)
+            let log = transactionLog
+            transactionLog = nil
+            do {
+                _ = try await engine.commit(tx)
+            } catch EngineError.serializationFailure where log?.steps.isEmpty == false {
+                try await replay(log!)
+            }
             return StatementResult(tag: "COMMIT")
         case .rollback:
             transaction = nil
@@ -493,6 +506,7 @@ extension Session {
         settingChanges.values.removeAll()
         let result = try await executePrepared(prepared, parameters)
         applySettingChanges()
+        record(prepared.statement, parameters, result)
         return result
     }
 
