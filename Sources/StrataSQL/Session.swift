@@ -142,7 +142,7 @@ public final class Session {
         settingChanges.values.removeAll()
         let result = try await executeStatement(statement, parameters, prepared: prepared)
         applySettingChanges()
-        record(statement, parameters, result)
+        record(statement, parameters, result, prepared: prepared)
         return result
     }
 
@@ -506,7 +506,7 @@ extension Session {
         settingChanges.values.removeAll()
         let result = try await executePrepared(prepared, parameters)
         applySettingChanges()
-        record(prepared.statement, parameters, result)
+        record(prepared.statement, parameters, result, prepared: prepared)
         return result
     }
 

@@ -16,6 +16,8 @@ final class TransactionReplay {
         var statement: Statement
         var parameters: [SQLValue]
         var result: StatementResult
+        /// The prepared statement it came from, whose plans the replay reuses.
+        var prepared: PreparedStatement?
     }
 
     var steps: [Step] = []
@@ -25,27 +27,27 @@ final class TransactionReplay {
     static let attempts = 10
 
     /// Remembers one statement; false when the transaction can no longer be replayed.
-    func add(_ statement: Statement, _ parameters: [SQLValue], _ result: StatementResult) -> Bool {
+    func add(_ statement: Statement, _ parameters: [SQLValue], _ result: StatementResult, _ prepared: PreparedStatement?) -> Bool {
         switch statement {
         case .select, .insert, .update, .delete: break
         default: return false
         }
         values += parameters.count + result.rows.reduce(0) { $0 + $1.count } + 1
         guard values <= TransactionReplay.limit else { return false }
-        steps.append(Step(statement: statement, parameters: parameters, result: result))
+        steps.append(Step(statement: statement, parameters: parameters, result: result, prepared: prepared))
         return true
     }
 }
 
 extension Session {
     /// Adds a statement that ran in the explicit transaction to its replay log.
-    func record(_ statement: Statement, _ parameters: [SQLValue], _ result: StatementResult) {
+    func record(_ statement: Statement, _ parameters: [SQLValue], _ result: StatementResult, prepared: PreparedStatement? = nil) {
         guard transaction != nil, let log = transactionLog else { return }
         switch statement {
         case .begin, .commit, .rollback, .explain, .show: return
         default: break
         }
-        if !log.add(statement, parameters, result) { transactionLog = nil }
+        if !log.add(statement, parameters, result, prepared) { transactionLog = nil }
     }
 
     /// Runs `log` again in new transactions until one commits with the same results
@@ -62,7 +64,7 @@ extension Session {
             savepoints = []
             do {
                 for step in log.steps {
-                    let result = try await executeStatement(step.statement, step.parameters, prepared: nil)
+                    let result = try await executeStatement(step.statement, step.parameters, prepared: step.prepared)
                     guard result == step.result else {
                         throw EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update")
                     }
