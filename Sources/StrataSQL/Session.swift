@@ -140,10 +140,42 @@ public final class Session {
     /// Settings changed by `set_config` take effect when it succeeds.
     func execute(_ statement: Statement, _ parameters: [SQLValue], prepared: PreparedStatement?) async throws -> StatementResult {
         settingChanges.values.removeAll()
-        let result = try await executeStatement(statement, parameters, prepared: prepared)
+        let result = try await withStatementTimeout { try await executeStatement(statement, parameters, prepared: prepared) }
         applySettingChanges()
         record(statement, parameters, result, prepared: prepared)
         return result
+    }
+
+    /// Runs `body` with `statement_timeout` armed: when the setting is above zero, a timer
+    /// sets the cancel flag after that long and the statement fails with 57014.
+    func withStatementTimeout<T>(_ body: () async throws -> T) async throws -> T {
+        guard let text = settings["statement_timeout"], let limit = Session.milliseconds(text), limit > 0 else {
+            cancelFlag?.reset()
+            return try await body()
+        }
+        let flag: CancelFlag
+        if let cancelFlag { flag = cancelFlag } else { flag = CancelFlag(); cancelFlag = flag }
+        flag.reset()
+        let timer = Task {
+            try await Task.sleep(for: .milliseconds(limit))
+            flag.timeOut()
+        }
+        defer { timer.cancel() }
+        return try await body()
+    }
+
+    /// A duration setting as PostgreSQL writes it (`500`, `500ms`, `2s`, `1min`, `1h`), in milliseconds.
+    static func milliseconds(_ text: String) -> Int? {
+        let t = text.trimmingSpaces().lowercased()
+        let digits = t.prefix { $0.isNumber }
+        guard let n = Int(digits) else { return nil }
+        switch String(t.dropFirst(digits.count)).trimmingSpaces() {
+        case "", "ms": return n
+        case "s": return n * 1000
+        case "min": return n * 60_000
+        case "h": return n * 3_600_000
+        default: return nil
+        }
     }
 
     /// Keeps what `set_config` changed in the statement that just succeeded.
@@ -265,7 +297,7 @@ public final class Session {
     static let defaults: [String: String] = [
         "server_version": "15.0", "server_version_num": "150000", "server_encoding": "UTF8", "client_encoding": "UTF8", "datestyle": "ISO, MDY",
         "timezone": "UTC", "transaction_isolation": "serializable", "standard_conforming_strings": "on",
-        "integer_datetimes": "on", "intervalstyle": "postgres", "search_path": "public",
+        "integer_datetimes": "on", "intervalstyle": "postgres", "search_path": "public", "statement_timeout": "0",
     ]
 
     /// The catalog as `source` sees it.
@@ -504,7 +536,7 @@ extension Session {
     /// Runs a prepared statement with `parameters`.
     public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
         settingChanges.values.removeAll()
-        let result = try await executePrepared(prepared, parameters)
+        let result = try await withStatementTimeout { try await executePrepared(prepared, parameters) }
         applySettingChanges()
         record(prepared.statement, parameters, result, prepared: prepared)
         return result

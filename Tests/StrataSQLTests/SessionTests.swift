@@ -127,6 +127,25 @@ import Testing
         #expect(try await db.rows("SELECT now() > $1::timestamptz", [.text(first[0][0])]) == [["t"]])
     }
 
+    /// `statement_timeout` stops a statement that runs longer with 57014; the session goes on.
+    @Test func statementTimeoutCancelsLongStatements() async throws {
+        let s = try await memorySession()
+        _ = try await s.execute("SET statement_timeout = '200ms'")
+        let started = ContinuousClock.now
+        let slow = "SELECT count(*) FROM generate_series(1, 2000) a WHERE (SELECT count(*) FROM generate_series(1, 100000) b WHERE b < a) >= 0"
+        do {
+            _ = try await s.execute(slow)
+            Issue.record("the slow statement was not stopped")
+        } catch let e as SQLError {
+            #expect(e.sqlState == "57014" && "\(e)".contains("statement timeout"), "\(e)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(try await s.rows("SELECT 1") == [["1"]])
+        _ = try await s.execute("SET statement_timeout = 0")
+        #expect(try await s.rows("SHOW statement_timeout") == [["0"]])
+        #expect(try await s.rows("SELECT count(*) FROM generate_series(1, 10)") == [["10"]])
+    }
+
     /// A commit that loses a race is replayed in a new transaction and commits if every
     /// statement returns what the client saw; otherwise it fails with 40001.
     @Test func conflictingTransactionsReplayOrFailWith40001() async throws {
