@@ -146,21 +146,19 @@ public final class Session {
         return result
     }
 
-    /// Runs `body` with `statement_timeout` armed: when the setting is above zero, a timer
-    /// sets the cancel flag after that long and the statement fails with 57014.
+    /// Runs `body` with `statement_timeout` armed: when the setting is above zero, the
+    /// executor stops the statement with 57014 once it has run that long.
     func withStatementTimeout<T>(_ body: () async throws -> T) async throws -> T {
         guard let text = settings["statement_timeout"], let limit = Session.milliseconds(text), limit > 0 else {
             cancelFlag?.reset()
+            cancelFlag?.setTimeout(milliseconds: 0)
             return try await body()
         }
         let flag: CancelFlag
         if let cancelFlag { flag = cancelFlag } else { flag = CancelFlag(); cancelFlag = flag }
         flag.reset()
-        let timer = Task {
-            try await Task.sleep(for: .milliseconds(limit))
-            flag.timeOut()
-        }
-        defer { timer.cancel() }
+        flag.setTimeout(milliseconds: limit)
+        defer { flag.setTimeout(milliseconds: 0) }
         return try await body()
     }
 

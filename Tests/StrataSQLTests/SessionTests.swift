@@ -132,7 +132,8 @@ import Testing
         let s = try await memorySession()
         _ = try await s.execute("SET statement_timeout = '200ms'")
         let started = ContinuousClock.now
-        let slow = "SELECT count(*) FROM generate_series(1, 2000) a WHERE (SELECT count(*) FROM generate_series(1, 100000) b WHERE b < a) >= 0"
+        // Minutes of work without the timeout (a 2,000-row version took 37 s in a loaded CI run).
+        let slow = "SELECT count(*) FROM generate_series(1, 20000) a WHERE (SELECT count(*) FROM generate_series(1, 100000) b WHERE b < a) >= 0"
         do {
             _ = try await s.execute(slow)
             Issue.record("the slow statement was not stopped")
