@@ -139,8 +139,16 @@ public final class Session {
     /// Runs one statement; `prepared` (when given) keeps its plans across executions.
     /// Settings changed by `set_config` take effect when it succeeds.
     func execute(_ statement: Statement, _ parameters: [SQLValue], prepared: PreparedStatement?) async throws -> StatementResult {
+        try await around(statement, parameters, prepared) { try await executeStatement(statement, parameters, prepared: prepared) }
+    }
+
+    /// What every statement gets, however it runs: `statement_timeout`, `set_config`'s
+    /// changes kept if it succeeds, and a place in the explicit transaction's replay log.
+    func around(
+        _ statement: Statement, _ parameters: [SQLValue], _ prepared: PreparedStatement?, _ body: () async throws -> StatementResult
+    ) async throws -> StatementResult {
         settingChanges.values.removeAll()
-        let result = try await withStatementTimeout { try await executeStatement(statement, parameters, prepared: prepared) }
+        let result = try await withStatementTimeout(body)
         applySettingChanges()
         record(statement, parameters, result, prepared: prepared)
         return result
@@ -151,7 +159,6 @@ public final class Session {
     func withStatementTimeout<T>(_ body: () async throws -> T) async throws -> T {
         guard let text = settings["statement_timeout"], let limit = Session.milliseconds(text), limit > 0 else {
             cancelFlag?.reset()
-            cancelFlag?.setTimeout(milliseconds: 0)
             return try await body()
         }
         let flag: CancelFlag
@@ -533,11 +540,7 @@ extension Session {
 
     /// Runs a prepared statement with `parameters`.
     public func execute(_ prepared: PreparedStatement, _ parameters: [SQLValue] = []) async throws -> StatementResult {
-        settingChanges.values.removeAll()
-        let result = try await withStatementTimeout { try await executePrepared(prepared, parameters) }
-        applySettingChanges()
-        record(prepared.statement, parameters, result, prepared: prepared)
-        return result
+        try await around(prepared.statement, parameters, prepared) { try await executePrepared(prepared, parameters) }
     }
 
     private func executePrepared(_ prepared: PreparedStatement, _ parameters: [SQLValue]) async throws -> StatementResult {

@@ -145,7 +145,7 @@ struct SystemCatalog {
         let plain = !name.isEmpty && name.utf8.first.map { ($0 >= 97 && $0 <= 122) || $0 == 95 } == true
             && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
             && !Parser.reserved.contains(name)
-        return plain ? name : "\"" + String(name.flatMap { $0 == "\"" ? ["\"", "\""] : [$0] }) + "\""
+        return plain ? name : Session.quoted(name)
     }
 }
 

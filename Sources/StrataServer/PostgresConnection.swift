@@ -170,8 +170,9 @@ struct PostgresConnection {
         _ session: Session, _ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
         _ output: BackendOutput
     ) async throws {
+        // A CancelRequest sets it; the session clears it as each statement starts.
         session.cancelFlag = control.cancel
-        let connection = PostgresSession(session: session, out: output, cancel: control.cancel)
+        let connection = PostgresSession(session: session, out: output)
         do {
             while true {
                 control.busy.store(false, ordering: .releasing)

@@ -13,8 +13,6 @@ final class PostgresSession {
     private var skipUntilSync = false
     /// The COPY FROM STDIN under way, if any.
     var copyIn: CopyInProgress?
-    /// Set by a CancelRequest; cleared as each statement starts, so it stops only a running one.
-    let cancel: CancelFlag
 
     /// A parsed statement: nil for an empty query string, with the parameter types the client named.
     struct Prepared {
@@ -38,9 +36,8 @@ final class PostgresSession {
         }
     }
 
-    init(session: Session, out: BackendOutput, cancel: CancelFlag) {
+    init(session: Session, out: BackendOutput) {
         self.session = session
-        self.cancel = cancel
         self.out = out
     }
 
@@ -119,7 +116,6 @@ final class PostgresSession {
                     continue
                 }
                 try dropPrepared(statement)
-                cancel.reset()
                 let result = try await session.execute(statement)
                 if returnsRows(result) {
                     out.writer.rowDescription(result.columns, formats: [])
@@ -289,7 +285,6 @@ final class PostgresSession {
         if let result = portal.result { return result }
         guard let statement = portal.prepared.statement else { return nil }
         try dropPrepared(statement.statement)
-        cancel.reset()
         let result = try await session.execute(statement, portal.parameters)
         portal.result = result
         return result
