@@ -281,23 +281,29 @@ extension Parser {
 
     func isQueryStart() -> Bool { check("select") || check("with") || check("values") }
 
-    mutating func primary() throws -> Expr {
-        let t = current
-        switch t.kind {
+    /// The expression a literal token stands for: integers as `.int` (`.numeric` when too
+    /// large), decimals as `.numeric`, strings untyped; nil for other tokens.
+    static func literal(_ kind: Token.Kind) -> Expr? {
+        switch kind {
         case .integer(let s):
-            advance()
             if let i = Int64(s) { return .literal(.int(i)) }
             return .literal(.numeric(Decimal(string: s) ?? 0))
         case .decimal(let s):
-            advance()
-            guard let d = Decimal(string: s) else {
-                return .cast(.string(s), TypeName(type: .double, modifiers: []))
-            }
-            if s.contains("e") || s.contains("E") { return .literal(.numeric(d)) }
+            guard let d = Decimal(string: s) else { return .cast(.string(s), TypeName(type: .double, modifiers: [])) }
             return .literal(.numeric(d))
         case .string(let s):
-            advance()
             return .string(s)
+        default:
+            return nil
+        }
+    }
+
+    mutating func primary() throws -> Expr {
+        let t = current
+        switch t.kind {
+        case .integer, .decimal, .string:
+            advance()
+            return Parser.literal(t.kind)!
         case .parameter(let n):
             advance()
             return .parameter(n)

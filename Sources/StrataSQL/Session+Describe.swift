@@ -62,19 +62,24 @@ extension Session {
         for token in try Lexer.tokenize(prepared.sql) {
             if case .parameter(let n) = token.kind { count = max(count, n) }
         }
+        return try await describe(prepared.statement, parameterCount: count)
+    }
+
+    /// ``describe(_:)`` of a statement with `parameterCount` parameters.
+    func describe(_ statement: Statement, parameterCount count: Int) async throws -> (parameters: [SQLType?], columns: [ResultColumn]?) {
         var inferred: [Int: SQLType] = [:]
         var columns: [ResultColumn]? = nil
         let catalog = try await catalog(currentSource())
-        switch prepared.statement {
+        switch statement {
         case .select(let q):
             let temporal: [TemporalClause: (TableVersion, Catalog)]
             do {
-                temporal = try await resolveTemporal(prepared.statement, []).0
+                temporal = try await resolveTemporal(statement, []).0
             } catch {
                 // A clause takes a parameter (`AS OF VERSION $1`), unknown until Bind:
                 // describe the columns as today's catalog has them.
                 var clauses: [TemporalClause] = []
-                TemporalCollector.collect(prepared.statement, into: &clauses)
+                TemporalCollector.collect(statement, into: &clauses)
                 temporal = Dictionary(clauses.map { c in
                     switch c {
                     case .asOfVersion, .asOfTimestamp: (c, (TableVersion.current, catalog))

@@ -110,6 +110,10 @@ public final class Session {
     public var cancelFlag: CancelFlag?
     /// The name clients know the database by (`strata serve --database`), for `current_database()`.
     public var database = "strata"
+    /// Statements of simple queries by shape (see ``StatementCache``).
+    let statementCache = StatementCache()
+    /// Whether simple statements are looked up by shape (off only to compare against).
+    var cachesStatements = true
 
     /// Creates a session on `engine`; sessions of one engine may share `cache`.
     public init(engine: Engine, cache: SchemaCache = SchemaCache()) {
@@ -125,6 +129,9 @@ public final class Session {
     /// Runs every statement in `sql`; returns one result per statement.
     /// Parameters `$1`, `$2`, ... take `parameters` in order.
     public func execute(_ sql: String, _ parameters: [SQLValue] = []) async throws -> [StatementResult] {
+        if parameters.isEmpty, let (prepared, values) = await cachedStatement(sql) {
+            return [try await execute(prepared, values)]
+        }
         let statements = try Parser.parse(sql)
         var out: [StatementResult] = []
         for s in statements { out.append(try await execute(s, parameters)) }
@@ -414,9 +421,18 @@ public final class Session {
         default:
             guard let tx else { throw SQLError(SQLError.internalError, "a write without a transaction") }
             let writer = Writer(session: self, tx: tx, catalog: catalog, parameters: parameters, now: now())
-            if let prepared, case .insert(let ins) = statement {
-                let plan = try prepared.plan.insert.get(catalog) { try writer.planInsert(ins) }
-                return try await writer.insert(ins, plan)
+            if let prepared {
+                switch statement {
+                case .insert(let ins):
+                    let plan = try prepared.plan.insert.get(catalog) { try writer.planInsert(ins) }
+                    return try await writer.insert(ins, plan)
+                case .update(let up):
+                    return try await writer.update(try prepared.plan.update.get(catalog) { try writer.planUpdate(up) })
+                case .delete(let del):
+                    return try await writer.delete(try prepared.plan.delete.get(catalog) { try writer.planDelete(del) })
+                default:
+                    break
+                }
             }
             return try await writer.run(statement)
         }
@@ -512,6 +528,10 @@ final class PlanCache: Sendable {
     let entry = PlanSlot<PreparedQuery>()
     /// The bound form of a prepared INSERT.
     let insert = PlanSlot<InsertPlan>()
+    /// The bound form of a prepared UPDATE.
+    let update = PlanSlot<UpdatePlan>()
+    /// The bound form of a prepared DELETE.
+    let delete = PlanSlot<DeletePlan>()
 }
 
 /// One cached plan, valid while the catalog it was made for is current.

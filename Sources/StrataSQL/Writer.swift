@@ -724,24 +724,34 @@ final class Writer {
     }
 
     /// The rows of `table` matching `whereClause`, with their keys, read before any change.
-    func matchingRows(_ table: TableInfo, alias: String?, _ whereClause: Expr?) async throws -> [([UInt8], [SQLValue])] {
+    /// The scan of the rows a WHERE clause picks (with their keys), bound with `planner`.
+    func matchingScan(_ table: TableInfo, alias: String?, _ whereClause: Expr?, _ planner: Planner) throws -> ScanSpec {
         let scope = rowScope(table, alias: alias)
-        let planner = Planner(catalog: catalog)
         var conds: [BExpr] = []
         if let w = whereClause {
             let (b, t) = try planner.bind(w, scope)
             planner.splitBound(try planner.coerce(b, t, to: .boolean, "argument of WHERE"), &conds)
         }
-        let width = scope.width + 1
-        let spec = ScanSpec(table: table, version: .current, offset: 0, width: width, access: planner.accessPath(table, 0, conds),
-                            filter: planner.conjunction(conds), withKey: true)
+        return ScanSpec(table: table, version: .current, offset: 0, width: scope.width + 1, access: planner.accessPath(table, 0, conds),
+                        filter: planner.conjunction(conds), withKey: true)
+    }
+
+    func matchingRows(_ table: TableInfo, alias: String?, _ whereClause: Expr?) async throws -> [([UInt8], [SQLValue])] {
+        let planner = Planner(catalog: catalog)
+        let spec = try matchingScan(table, alias: alias, whereClause, planner)
         let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
+        return try await matchingRows(spec, exec)
+    }
+
+    /// The rows `spec` reads, each with its key, laid out physically.
+    func matchingRows(_ spec: ScanSpec, _ exec: Executor) async throws -> [([UInt8], [SQLValue])] {
         // The scan already decoded each row; lay its visible values out physically (dropped
         // columns read as NULL, as new rows write them) instead of reading the row again.
+        let table = spec.table
         let visible = table.visibleColumns
         var out: [([UInt8], [SQLValue])] = []
         for r in try await exec.run(.scan(spec)) {
-            guard case .bytes(let key) = r[width - 1] else { continue }
+            guard case .bytes(let key) = r[spec.width - 1] else { continue }
             var physical = [SQLValue](repeating: .null, count: table.columns.count)
             for (i, p) in visible.enumerated() { physical[p] = r[i] }
             out.append((key, physical))
@@ -749,59 +759,106 @@ final class Writer {
         return out
     }
 
-    func update(_ u: Update) async throws -> StatementResult {
+    /// Binds an UPDATE once, for every execution of a prepared one.
+    func planUpdate(_ u: Update) throws -> UpdatePlan {
         guard let table = catalog.tables[u.table] else { throw SQLError(SQLError.undefinedTable, "relation \"\(u.table)\" does not exist") }
         if !u.from.isEmpty { throw SQLError(SQLError.featureNotSupported, "UPDATE ... FROM is not supported yet") }
         let scope = rowScope(table, alias: u.alias)
         let planner = Planner(catalog: catalog)
-        var sets: [(Int, BExpr?)] = []
+        var sets: [UpdatePlan.Set] = []
         for a in u.assignments {
             guard let p = table.column(named: a.column) else {
                 throw SQLError(SQLError.undefinedColumn, "column \"\(a.column)\" of relation \"\(table.name)\" does not exist")
             }
-            sets.append((p, try a.value.map { try planner.bind($0, scope).0 }))
+            sets.append(UpdatePlan.Set(column: p, value: try a.value.map { try planner.bind($0, scope).0 }))
         }
         let returning = try returning(u.returning, table, alias: u.alias)
-        let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
+        let scan = try matchingScan(table, alias: u.alias, u.whereClause, planner)
+        return UpdatePlan(sets: sets, returning: returning, scan: scan, subqueries: planner.subqueries, ctes: planner.ctes)
+    }
+
+    func update(_ u: Update) async throws -> StatementResult {
+        try await update(try planUpdate(u))
+    }
+
+    func update(_ plan: UpdatePlan) async throws -> StatementResult {
+        let table = plan.scan.table
+        let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: plan.subqueries, ctes: plan.ctes, ctx: context())
         var setSubs: [Int: [Int]] = [:]
-        for (p, e) in sets { if let e { setSubs[p] = exec.subqueryIndexes(e) } }
+        for set in plan.sets { if let e = set.value { setSubs[set.column] = exec.subqueryIndexes(e) } }
         var out: [[SQLValue]] = []
-        let rows = try await matchingRows(table, alias: u.alias, u.whereClause)
+        let rows = try await matchingRows(plan.scan, exec)
         for (key, old) in rows {
             let visible = table.visibleColumns.map { old[$0] }
             var new = old
-            for (p, e) in sets {
-                if let e {
-                    new[p] = try await exec.eval(e, visible, setSubs[p] ?? [])
+            for set in plan.sets {
+                if let e = set.value {
+                    new[set.column] = try await exec.eval(e, visible, setSubs[set.column] ?? [])
                 } else {
-                    new[p] = try defaultValue(table, p)
+                    new[set.column] = try defaultValue(table, set.column)
                 }
             }
             try await replaceRow(table, key, old, new)
-            if let exprs = returning?.exprs {
+            if let exprs = plan.returning?.exprs {
                 let v = table.visibleColumns.map { new[$0] }
                 out.append(try exprs.map { try Evaluator.eval($0, v, context()) })
             }
         }
-        return StatementResult(tag: "UPDATE \(rows.count)", columns: returning?.columns ?? [], rows: out, rowsAffected: rows.count)
+        return StatementResult(tag: "UPDATE \(rows.count)", columns: plan.returning?.columns ?? [], rows: out, rowsAffected: rows.count)
+    }
+
+    /// Binds a DELETE once, for every execution of a prepared one.
+    func planDelete(_ d: Delete) throws -> DeletePlan {
+        guard let table = catalog.tables[d.table] else { throw SQLError(SQLError.undefinedTable, "relation \"\(d.table)\" does not exist") }
+        let returning = try returning(d.returning, table, alias: d.alias)
+        let planner = Planner(catalog: catalog)
+        let scan = try matchingScan(table, alias: d.alias, d.whereClause, planner)
+        return DeletePlan(returning: returning, scan: scan, subqueries: planner.subqueries, ctes: planner.ctes)
     }
 
     func delete(_ d: Delete) async throws -> StatementResult {
-        guard let table = catalog.tables[d.table] else { throw SQLError(SQLError.undefinedTable, "relation \"\(d.table)\" does not exist") }
-        let returning = try returning(d.returning, table, alias: d.alias)
+        try await delete(try planDelete(d))
+    }
+
+    func delete(_ plan: DeletePlan) async throws -> StatementResult {
+        let table = plan.scan.table
+        let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: plan.subqueries, ctes: plan.ctes, ctx: context())
         var out: [[SQLValue]] = []
-        let rows = try await matchingRows(table, alias: d.alias, d.whereClause)
+        let rows = try await matchingRows(plan.scan, exec)
         for (key, old) in rows {
             guard try await tx.get(key) != nil else { continue }  // removed by a cascade already
             try await referencedRowChanges(table, old, nil)
             removeRow(table, key, old)
-            if let exprs = returning?.exprs {
+            if let exprs = plan.returning?.exprs {
                 let v = table.visibleColumns.map { old[$0] }
                 out.append(try exprs.map { try Evaluator.eval($0, v, context()) })
             }
         }
-        return StatementResult(tag: "DELETE \(rows.count)", columns: returning?.columns ?? [], rows: out, rowsAffected: rows.count)
+        return StatementResult(tag: "DELETE \(rows.count)", columns: plan.returning?.columns ?? [], rows: out, rowsAffected: rows.count)
     }
+}
+
+/// An UPDATE bound against one catalog: what each assignment sets, the scan that finds
+/// the rows, RETURNING, and the subqueries they use.
+struct UpdatePlan: Sendable {
+    struct Set: Sendable {
+        var column: Int
+        /// nil means DEFAULT.
+        var value: BExpr?
+    }
+    let sets: [Set]
+    let returning: Returning?
+    let scan: ScanSpec
+    let subqueries: [SubqueryPlan]
+    let ctes: [Plan]
+}
+
+/// A DELETE bound against one catalog.
+struct DeletePlan: Sendable {
+    let returning: Returning?
+    let scan: ScanSpec
+    let subqueries: [SubqueryPlan]
+    let ctes: [Plan]
 }
 
 extension Writer {

@@ -123,16 +123,18 @@ public final class PostgresServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: TimeAmount(idle)))
                         try channel.pipeline.syncOperations.addHandler(IdleConnectionHandler(control: control))
                     }
+                    let inbox = MessageInbox(loop: channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrontendMessageDecoder(maxMessageBytes: maxBytes)))
-                    return (try NIOAsyncChannel<FrontendMessage, ByteBuffer>(wrappingChannelSynchronously: channel), control)
+                    try channel.pipeline.syncOperations.addHandler(inbox)
+                    return (channel, control, inbox)
                 }
             }
         listener.withLock { $0 = server.channel }
         onListening(server.channel.localAddress?.port ?? port)
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { accepted in
-                for try await (connection, control) in accepted {
+                for try await (channel, control, inbox) in accepted {
                     let pid = nextProcessID.add(1, ordering: .relaxed).oldValue
                     let admitted = connections.withLock { open -> Bool in
                         guard open.count < configuration.maxConnections, !shuttingDown.load(ordering: .relaxed) else { return false }
@@ -140,16 +142,13 @@ public final class PostgresServer: Sendable {
                         return true
                     }
                     guard admitted else {
-                        var refusal = BackendWriter(allocator: connection.channel.allocator)
-                        refusal.report(severity: "FATAL", sqlState: "53300", "sorry, too many clients already")
-                        let bytes = refusal.buffer
-                        group.addTask { try? await connection.executeThenClose { _, outbound in try await outbound.write(bytes) } }
+                        ConnectionControl.terminate(channel, sqlState: "53300", "sorry, too many clients already")
                         continue
                     }
                     let handler = PostgresConnection(server: self, control: control, processID: pid, secretKey: control.secretKey)
-                    group.addTask {
+                    group.addTask(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
                         // A connection's failure (a reset, a broken client) ends that connection only.
-                        try? await handler.run(connection)
+                        try? await handler.run(channel, inbox)
                         self.connections.withLock { _ = $0.removeValue(forKey: pid) }
                     }
                 }

@@ -89,6 +89,14 @@ final class PostgresSession {
     /// Runs every statement of a simple Query message, stopping at the first error; false
     /// when a COPY FROM STDIN now waits for the client's data (ReadyForQuery comes after it).
     private func simpleQuery(_ sql: String) async -> Bool {
+        if let (prepared, values) = await session.cachedStatement(sql) {
+            do {
+                try send(try await session.execute(prepared, values))
+            } catch {
+                report(error)
+            }
+            return true
+        }
         let statements: [Statement]
         do {
             statements = try Parser.parse(sql)
@@ -116,18 +124,22 @@ final class PostgresSession {
                     continue
                 }
                 try dropPrepared(statement)
-                let result = try await session.execute(statement)
-                if returnsRows(result) {
-                    out.writer.rowDescription(result.columns, formats: [])
-                    for row in result.rows { try out.writer.dataRow(row, types: result.columns, formats: []) }
-                }
-                out.writer.commandComplete(result.tag)
+                try send(try await session.execute(statement))
             } catch {
                 report(error)
                 return true
             }
         }
         return true
+    }
+
+    /// A simple query's result: its rows (in text) and command tag.
+    private func send(_ result: StatementResult) throws {
+        if returnsRows(result) {
+            out.writer.rowDescription(result.columns, formats: [])
+            for row in result.rows { try out.writer.dataRow(row, types: result.columns, formats: []) }
+        }
+        out.writer.commandComplete(result.tag)
     }
 
     private func returnsRows(_ result: StatementResult) -> Bool {
