@@ -11,9 +11,14 @@ final class CommitRequest: Sendable {
     }
 
     let payload: Payload
+    /// Requests of higher priority go first in a group (see ``Transaction/commitPriority``).
+    let priority: Int
     private let outcome = Mutex<(result: Result<UInt64, any Error>?, waiter: CheckedContinuation<UInt64, any Error>?)>((nil, nil))
 
-    init(_ payload: Payload) { self.payload = payload }
+    init(_ payload: Payload, priority: Int = 0) {
+        self.payload = payload
+        self.priority = priority
+    }
 
     func complete(_ result: Result<UInt64, any Error>) {
         let waiter = outcome.withLock { s -> CheckedContinuation<UInt64, any Error>? in
@@ -106,7 +111,13 @@ extension Engine {
     /// Validates the group against everything committed since each snapshot, then
     /// tries to create the next log entry; on losing the race, catches up and retries.
     private func commitGroup(_ group: [CommitRequest]) async {
+        // Members that conflict cannot all commit; the ones that already lost a race go
+        // first so that a transaction re-run after losing is not beaten again by fresh
+        // ones (the order within a group is free: its members ran concurrently).
         var pending = group
+        if pending.contains(where: { $0.priority != 0 }) {
+            pending = pending.enumerated().sorted { ($0.element.priority, -$0.offset) > ($1.element.priority, -$1.offset) }.map(\.element)
+        }
         var transientFailures = 0
         while !pending.isEmpty {
             let v = version

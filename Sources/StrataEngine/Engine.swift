@@ -26,6 +26,9 @@ public final class Engine: Sendable {
     public let options: EngineOptions
     /// This process's name in the log.
     public let writerID: String
+    /// Held by the SQL layer while it re-runs a transaction whose commit lost a race, so
+    /// that such re-runs happen one at a time (see ``AsyncLock``).
+    public let replayLock = AsyncLock()
     let cache: BlockCache
     let current: Mutex<Version>
     let recent = Mutex(RecentWrites())

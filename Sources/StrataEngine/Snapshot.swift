@@ -103,6 +103,10 @@ public final class Transaction {
     private var writes = WriteSet()
     /// Keys read (possibly repeated; compacted now and then).
     private var readKeys: [[UInt8]] = []
+    /// Among transactions committed together whose writes and reads conflict, those with
+    /// a higher priority are validated first and win. The SQL layer raises it for a
+    /// transaction it re-runs after a lost race, so that it is not beaten again.
+    public var commitPriority = 0
     private var readKeysCompactedAt = 1024
     /// True while `readKeys` is strictly ascending.
     private var readKeysAscending = true
@@ -251,7 +255,7 @@ public final class Transaction {
     public func rollback(to savepoint: TransactionSavepoint) { writes = savepoint.writes }
 
     func request() -> CommitRequest {
-        CommitRequest(.data(writes: writes.sorted(), snapshot: snapshot.seq, readKeys: readKeys, readRanges: readRanges))
+        CommitRequest(.data(writes: writes.sorted(), snapshot: snapshot.seq, readKeys: readKeys, readRanges: readRanges), priority: commitPriority)
     }
 }
 

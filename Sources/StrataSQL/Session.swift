@@ -409,6 +409,11 @@ public final class Session {
         let catalog = try await catalog(source)
         switch statement {
         case .select(let q):
+            if let prepared, !prepared.isTemporal {
+                // A prepared query run again (a transaction's replay) keeps its plan.
+                let query = try prepared.plan.entry.get(catalog) { try Planner(catalog: catalog).prepare(q) }
+                return try await runPrepared(query, parameters, source)
+            }
             let (temporal, snapshots) = try await resolveTemporal(statement, parameters)
             let prepared = try Planner(catalog: catalog, temporal: temporal).prepare(q)
             return try await runPrepared(prepared, parameters, source, snapshots: snapshots)
@@ -579,10 +584,12 @@ extension Session {
                 throw error
             }
         }
+        // `execute(_:_:)` already wrapped this in `around`: run the statement itself, or it
+        // would be logged twice for a replay (which then ran an UPDATE twice and never matched).
         guard case .select(let q) = prepared.statement, !transactionFailed else {
-            return try await execute(prepared.statement, parameters, prepared: prepared)
+            return try await executeStatement(prepared.statement, parameters, prepared: prepared)
         }
-        guard !prepared.isTemporal else { return try await execute(prepared.statement, parameters) }
+        guard !prepared.isTemporal else { return try await executeStatement(prepared.statement, parameters, prepared: nil) }
         let source = currentSource()
         let catalog = try await catalog(source)
         let query = try prepared.plan.entry.get(catalog) { try Planner(catalog: catalog).prepare(q) }

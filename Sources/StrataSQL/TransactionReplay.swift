@@ -56,34 +56,45 @@ extension Session {
         var attempt = 0
         while true {
             attempt += 1
-            _ = try? await engine.refresh()
-            let tx = engine.beginTransaction()
-            transaction = tx
-            transactionFailed = false
-            catalogDirty = false
-            savepoints = []
-            do {
-                for step in log.steps {
-                    let result = try await executeStatement(step.statement, step.parameters, prepared: step.prepared)
-                    guard result == step.result else {
-                        throw EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update")
-                    }
+            // One re-run at a time: concurrent re-runs of transactions that write one hot
+            // row would each invalidate the next.
+            let committed = try await engine.replayLock.withLock { try await replayOnce(log, attempt: attempt) }
+            if committed { return }
+            try? await Task.sleep(for: .microseconds(Int.random(in: 0...(100 << min(attempt, 6)))))
+        }
+    }
+
+    /// One re-run of `log`: true when it committed, false when it lost again and may be
+    /// tried again; throws 40001 when it may not.
+    private func replayOnce(_ log: TransactionReplay, attempt: Int) async throws -> Bool {
+        _ = try? await engine.refresh()
+        let tx = engine.beginTransaction()
+        tx.commitPriority = attempt
+        transaction = tx
+        transactionFailed = false
+        catalogDirty = false
+        savepoints = []
+        do {
+            for step in log.steps {
+                let result = try await executeStatement(step.statement, step.parameters, prepared: step.prepared)
+                guard result == step.result else {
+                    throw EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update")
                 }
-                transaction = nil
-                _ = try await engine.commit(tx)
-                replayedCommits += 1
-                return
-            } catch EngineError.serializationFailure where attempt < TransactionReplay.attempts {
-                transaction = nil
-                try? await Task.sleep(for: .microseconds(Int.random(in: 0...(100 << min(attempt, 6)))))
-            } catch {
-                // An error the first run did not have (a unique key taken meanwhile, ...):
-                // to the client this is still the race its commit lost.
-                transaction = nil
-                transactionFailed = false
-                if let e = error as? EngineError, e.code == EngineError.serializationFailure { throw error }
-                throw EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update (\(error))")
             }
+            transaction = nil
+            _ = try await engine.commit(tx)
+            replayedCommits += 1
+            return true
+        } catch EngineError.serializationFailure where attempt < TransactionReplay.attempts {
+            transaction = nil
+            return false
+        } catch {
+            // An error the first run did not have (a unique key taken meanwhile, ...):
+            // to the client this is still the race its commit lost.
+            transaction = nil
+            transactionFailed = false
+            if let e = error as? EngineError, e.code == EngineError.serializationFailure { throw error }
+            throw EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update (\(error))")
         }
     }
 }

@@ -172,6 +172,43 @@ import Testing
         #expect(try await b.rows("SELECT bal FROM acct") == [["60"]])
     }
 
+    /// The same race with each statement sent alone (so run as a prepared statement of its
+    /// shape) and with explicitly prepared ones: the replay runs each statement once, so it
+    /// reads back exactly what the client saw and the hot row gets both changes once.
+    @Test func preparedStatementsReplayOnce() async throws {
+        let a = try await memorySession()
+        let b = Session(engine: a.engine)
+        _ = try await a.execute("CREATE TABLE acct (id INT PRIMARY KEY, bal INT)")
+        _ = try await a.execute("CREATE TABLE own (id INT PRIMARY KEY, bal INT)")
+        _ = try await a.execute("INSERT INTO acct VALUES (1, 100)")
+        _ = try await a.execute("INSERT INTO own VALUES (1, 0)")
+        _ = try await a.execute("INSERT INTO own VALUES (2, 0)")
+        for round in 1...3 {
+            _ = try await a.execute("BEGIN")
+            _ = try await b.execute("BEGIN")
+            _ = try await a.execute("UPDATE own SET bal = bal + 5 WHERE id = 1")
+            _ = try await b.execute("UPDATE own SET bal = bal + 7 WHERE id = 2")
+            #expect(try await b.rows("SELECT bal FROM own WHERE id = 2") == [["\(7 * round)"]])
+            _ = try await a.execute("UPDATE acct SET bal = bal - 10 WHERE id = 1")
+            _ = try await b.execute("UPDATE acct SET bal = bal - 20 WHERE id = 1")
+            _ = try await a.execute("COMMIT")
+            _ = try await b.execute("COMMIT")
+            #expect(b.replayedCommits == round)
+        }
+        let update = try b.prepare("UPDATE acct SET bal = bal - $1 WHERE id = 1")
+        let read = try b.prepare("SELECT bal FROM own WHERE id = $1")
+        _ = try await a.execute("BEGIN")
+        _ = try await b.execute("BEGIN")
+        _ = try await b.execute(update, [.int(1)])
+        #expect(try await b.execute(read, [.int(2)]).rows == [[.int(21)]])
+        _ = try await a.execute("UPDATE acct SET bal = bal - 2 WHERE id = 1")
+        _ = try await a.execute("COMMIT")
+        _ = try await b.execute("COMMIT")
+        #expect(b.replayedCommits == 4)
+        #expect(try await a.rows("SELECT bal FROM acct") == [["7"]])
+        #expect(try await a.rows("SELECT id, bal FROM own ORDER BY id") == [["1", "15"], ["2", "21"]])
+    }
+
     @Test func timeTravelAcrossDDLAndJoinsOfTwoMoments() async throws {
         let db = try await memorySession()
         _ = try await db.execute("CREATE TABLE p (id INT PRIMARY KEY, price INT)")
