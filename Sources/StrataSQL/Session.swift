@@ -129,8 +129,11 @@ public final class Session {
     /// Runs every statement in `sql`; returns one result per statement.
     /// Parameters `$1`, `$2`, ... take `parameters` in order.
     public func execute(_ sql: String, _ parameters: [SQLValue] = []) async throws -> [StatementResult] {
-        if parameters.isEmpty, let (prepared, values) = await cachedStatement(sql) {
-            return [try await execute(prepared, values)]
+        if parameters.isEmpty, let cached = await cachedStatement(sql) {
+            switch cached {
+            case .prepared(let prepared, let values): return [try await execute(prepared, values)]
+            case .parsed(let statement): return [try await execute(statement)]
+            }
         }
         let statements = try Parser.parse(sql)
         var out: [StatementResult] = []

@@ -12,6 +12,9 @@ final class StatementCache {
     struct Entry {
         /// nil when statements of this shape are parsed as usual.
         var prepared: PreparedStatement?
+        /// A statement with no literals that is not prepared (`BEGIN`, `COMMIT`, DDL): its
+        /// text always parses to this.
+        var parsed: Statement?
         var lifted: [LiteralLifter.Lifted] = []
         /// For each lifted string literal (by parameter index), the type it converts to.
         var stringTypes: [Int: SQLType] = [:]
@@ -112,6 +115,14 @@ final class StatementCache {
     func countHit() { hits += 1 }
 }
 
+/// A statement found by ``Session/cachedStatement(_:)``.
+public enum CachedStatement {
+    /// A prepared statement of the text's shape and the text's literals as its parameters.
+    case prepared(PreparedStatement, [SQLValue])
+    /// The statement the text (which has no literals) parsed to.
+    case parsed(Statement)
+}
+
 extension Token.Kind {
     /// The byte that stands for a literal of this kind in a statement's shape.
     var literalMarker: UInt8 {
@@ -125,19 +136,24 @@ extension Token.Kind {
 
 extension Session {
     /// `sql` as a prepared statement of its shape with the literals that are its
-    /// parameters; nil when `sql` should be parsed and run as usual (several statements,
-    /// a kind of statement that is not cached, an error while planning it).
-    public func cachedStatement(_ sql: String) async -> (PreparedStatement, [SQLValue])? {
+    /// parameters, or as the statement it parsed to before; nil when `sql` should be parsed
+    /// and run as usual (several statements, a kind of statement that is not cached, an
+    /// error while planning it).
+    public func cachedStatement(_ sql: String) async -> CachedStatement? {
         guard cachesStatements else { return nil }
         guard let (key, literals) = StatementCache.shape(sql) else { return nil }
         if var entry = statementCache.entries[key] {
+            if let parsed = entry.parsed {
+                statementCache.countHit()
+                return .parsed(parsed)
+            }
             guard let prepared = entry.prepared else { return nil }
             var current = entry.stringTypes.isEmpty
             if !current, let catalog = try? await catalog(currentSource()) { current = entry.catalog === catalog }
             if current {
                 if let values = StatementCache.parameters(entry, literals) {
                     statementCache.countHit()
-                    return (prepared, values)
+                    return .prepared(prepared, values)
                 }
             }
             entry.misses += 1
@@ -148,14 +164,15 @@ extension Session {
             guard var fresh = await makeEntry(sql, literals) else { return nil }
             fresh.misses = entry.misses
             statementCache.store(key, fresh)
-            return StatementCache.parameters(fresh, literals).map { (fresh.prepared!, $0) }
+            return StatementCache.parameters(fresh, literals).map { .prepared(fresh.prepared!, $0) }
         }
         guard let entry = await makeEntry(sql, literals) else {
             return nil
         }
         statementCache.store(key, entry)
+        if let parsed = entry.parsed { return .parsed(parsed) }
         guard let prepared = entry.prepared else { return nil }
-        return StatementCache.parameters(entry, literals).map { (prepared, $0) }
+        return StatementCache.parameters(entry, literals).map { .prepared(prepared, $0) }
     }
 
     /// A cache entry for `sql`: parsed with its literals as placeholders, lifted, and its
@@ -170,7 +187,7 @@ extension Session {
         // At most two rounds: the second puts back strings whose type nothing tells.
         for _ in 0..<2 {
             guard let (statement, lifted) = LiteralLifter.lift(parsed, literals: kinds, allowed: { !excluded.contains($0) }) else {
-                return StatementCache.Entry(prepared: nil)
+                return StatementCache.Entry(prepared: nil, parsed: literals.isEmpty ? parsed : nil)
             }
             let prepared = PreparedStatement(statement: statement, sql: sql)
             guard lifted.contains(where: { $0.type == nil }) else {

@@ -89,13 +89,18 @@ final class PostgresSession {
     /// Runs every statement of a simple Query message, stopping at the first error; false
     /// when a COPY FROM STDIN now waits for the client's data (ReadyForQuery comes after it).
     private func simpleQuery(_ sql: String) async -> Bool {
-        if let (prepared, values) = await session.cachedStatement(sql) {
+        switch await session.cachedStatement(sql) {
+        case .prepared(let prepared, let values):
             do {
                 try send(try await session.execute(prepared, values))
             } catch {
                 report(error)
             }
             return true
+        case .parsed(let statement):
+            return await run([statement][...])
+        case nil:
+            break
         }
         let statements: [Statement]
         do {
