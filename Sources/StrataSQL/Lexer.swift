@@ -127,6 +127,14 @@ public struct Lexer {
                     return Token(.string(try quoted(escapes: true)), start..<pos)
                 }
                 while let d = peek(), isIdentifierPart(d) { pos += 1 }
+                if pos - start <= 63 {
+                    // Folded straight into the string: no intermediate array per word.
+                    let word = String(unsafeUninitializedCapacity: pos - start) { out in
+                        for (i, b) in bytes[start..<pos].enumerated() { out[i] = b >= 65 && b <= 90 ? b + 32 : b }
+                        return pos - start
+                    }
+                    return Token(.word(word), start..<pos)
+                }
                 var word = bytes[start..<pos].map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
                 if word.count > 63 { word = truncateIdentifier(word) }
                 return Token(.word(String(decoding: word, as: UTF8.self)), start..<pos)
