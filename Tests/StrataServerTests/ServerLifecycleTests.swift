@@ -106,3 +106,19 @@ import Testing
         #expect(rows.last?.rows == [[.int(1)]])
     }
 }
+
+extension PostgresServerTests {
+    /// `--cache-mib` sizes the block cache; a server with a small one still answers, and a
+    /// size that is not positive is refused before anything starts.
+    @Test func theCacheSizeIsAnOption() async throws {
+        let server = try await ServeProcess(["--cache-mib", "1"])
+        let (status, lines) = try await psql(server.port, "CREATE TABLE t (k INT PRIMARY KEY, v TEXT); INSERT INTO t SELECT g, repeat('x', 500) FROM generate_series(1, 3000) g; SELECT count(*), sum(length(v)) FROM t;")
+        #expect(status == 0 && lines.last == "3000|1500000", "\(lines)")
+        #expect(await server.stop() == 0)
+        let refused = try ChildProcess(
+            ChildProcess.strataExecutable(), ["serve", server.directory + "/db", "--trust", "--cache-mib", "0"],
+            output: server.directory + "/refused.txt", mergeErrors: true)
+        #expect(await refused.wait() != 0)
+        #expect(refused.lines.joined().contains("--cache-mib takes a positive number"), "\(refused.lines)")
+    }
+}
