@@ -135,8 +135,7 @@ public struct Lexer {
                     }
                     return Token(.word(word), start..<pos)
                 }
-                var word = bytes[start..<pos].map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-                if word.count > 63 { word = truncateIdentifier(word) }
+                let word = truncateIdentifier(bytes[start..<pos].map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
                 return Token(.word(String(decoding: word, as: UTF8.self)), start..<pos)
             }
             return try symbol(start)

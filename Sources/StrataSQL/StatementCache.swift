@@ -142,7 +142,8 @@ extension Session {
     public func cachedStatement(_ sql: String) async -> CachedStatement? {
         guard cachesStatements else { return nil }
         guard let (key, literals) = StatementCache.shape(sql) else { return nil }
-        if var entry = statementCache.entries[key] {
+        var misses = 0
+        if let entry = statementCache.entries[key] {
             if let parsed = entry.parsed {
                 statementCache.countHit()
                 return .parsed(parsed)
@@ -150,25 +151,18 @@ extension Session {
             guard let prepared = entry.prepared else { return nil }
             var current = entry.stringTypes.isEmpty
             if !current, let catalog = try? await catalog(currentSource()) { current = entry.catalog === catalog }
-            if current {
-                if let values = StatementCache.parameters(entry, literals) {
-                    statementCache.countHit()
-                    return .prepared(prepared, values)
-                }
+            if current, let values = StatementCache.parameters(entry, literals) {
+                statementCache.countHit()
+                return .prepared(prepared, values)
             }
-            entry.misses += 1
-            if entry.misses > StatementCache.maxMisses {
+            misses = entry.misses + 1
+            if misses > StatementCache.maxMisses {
                 statementCache.store(key, StatementCache.Entry(prepared: nil))
                 return nil
             }
-            guard var fresh = await makeEntry(sql, literals) else { return nil }
-            fresh.misses = entry.misses
-            statementCache.store(key, fresh)
-            return StatementCache.parameters(fresh, literals).map { .prepared(fresh.prepared!, $0) }
         }
-        guard let entry = await makeEntry(sql, literals) else {
-            return nil
-        }
+        guard var entry = await makeEntry(sql, literals) else { return nil }
+        entry.misses = misses
         statementCache.store(key, entry)
         if let parsed = entry.parsed { return .parsed(parsed) }
         guard let prepared = entry.prepared else { return nil }

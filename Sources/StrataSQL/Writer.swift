@@ -723,7 +723,6 @@ final class Writer {
         return result
     }
 
-    /// The rows of `table` matching `whereClause`, with their keys, read before any change.
     /// The scan of the rows a WHERE clause picks (with their keys), bound with `planner`.
     func matchingScan(_ table: TableInfo, alias: String?, _ whereClause: Expr?, _ planner: Planner) throws -> ScanSpec {
         let scope = rowScope(table, alias: alias)
@@ -736,14 +735,7 @@ final class Writer {
                         filter: planner.conjunction(conds), withKey: true)
     }
 
-    func matchingRows(_ table: TableInfo, alias: String?, _ whereClause: Expr?) async throws -> [([UInt8], [SQLValue])] {
-        let planner = Planner(catalog: catalog)
-        let spec = try matchingScan(table, alias: alias, whereClause, planner)
-        let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: planner.subqueries, ctes: planner.ctes, ctx: context())
-        return try await matchingRows(spec, exec)
-    }
-
-    /// The rows `spec` reads, each with its key, laid out physically.
+    /// The rows `spec` reads, each with its key, laid out physically, read before any change.
     func matchingRows(_ spec: ScanSpec, _ exec: Executor) async throws -> [([UInt8], [SQLValue])] {
         // The scan already decoded each row; lay its visible values out physically (dropped
         // columns read as NULL, as new rows write them) instead of reading the row again.
