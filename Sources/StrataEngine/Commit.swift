@@ -4,8 +4,9 @@ import Synchronization
 /// One transaction (or structural change) waiting to be committed.
 final class CommitRequest: Sendable {
     enum Payload: Sendable {
-        /// Writes, with the snapshot they were based on and what was read there.
-        case data(writes: MutationBatch, snapshot: UInt64, readKeys: [[UInt8]], readRanges: [KeyRange])
+        /// Writes, with the snapshot they were based on and what was read there, and keys
+        /// read later than the snapshot (locked ones), each with the commit it was read at.
+        case data(writes: MutationBatch, snapshot: UInt64, readKeys: [[UInt8]], readRanges: [KeyRange], lockedReads: [([UInt8], UInt64)])
         /// A flush or compaction, valid only if no other structural entry landed since `baseStructure`.
         case structural(StructuralChange, baseStructure: UInt64)
     }
@@ -129,7 +130,7 @@ extension Engine {
                 } else {
                     accepted.append(r)
                     // Later members are checked against this one's writes (none follow the last).
-                    if n < pending.count - 1, case .data(let w, _, _, _) = r.payload { groupWrites.append(w) }
+                    if n < pending.count - 1, case .data(let w, _, _, _, _) = r.payload { groupWrites.append(w) }
                 }
             }
             pending = accepted
@@ -201,7 +202,7 @@ extension Engine {
         }
         // Later transactions in the group are ordered after earlier ones: their writes win.
         let mutations = MutationBatch.merged(group.compactMap { r in
-            if case .data(let w, _, _, _) = r.payload { return w } else { return nil }
+            if case .data(let w, _, _, _, _) = r.payload { return w } else { return nil }
         })
         let batch = mutations.encoded()
         let body: LogEntry.Body
@@ -217,6 +218,14 @@ extension Engine {
 
     /// Returns the serialization failure for `r`, or nil when it may commit after `v`
     /// and after the group's earlier (already accepted) requests.
+    /// Checks a transaction that wrote nothing but read locked keys past its snapshot:
+    /// it is placed at the newest commit, so everything it read must still hold there.
+    func validateReadOnly(_ r: CommitRequest) throws -> UInt64 {
+        let v = version
+        if let error = validate(r, against: v, groupWrites: []) { throw error }
+        return v.head
+    }
+
     private func validate(_ r: CommitRequest, against v: Version, groupWrites: [MutationBatch]) -> (any Error)? {
         switch r.payload {
         case .structural(_, let base):
@@ -224,12 +233,16 @@ extension Engine {
                 return EngineError(EngineError.structureChanged, "another flush or compaction committed first")
             }
             return nil
-        case .data(_, let snapshot, let readKeys, let readRanges):
-            if readKeys.isEmpty && readRanges.isEmpty { return nil }
-            func conflicts(_ written: MutationBatch) -> Bool {
-                written.intersects(readKeys: readKeys, readRanges: readRanges)
+        case .data(_, let snapshot, let readKeys, let readRanges, let lockedReads):
+            if readKeys.isEmpty && readRanges.isEmpty && lockedReads.isEmpty { return nil }
+            func conflicts(_ written: MutationBatch, seq: UInt64) -> Bool {
+                if written.intersects(readKeys: readKeys, readRanges: readRanges) { return true }
+                for (key, readAt) in lockedReads where seq > readAt && written.intersects(readKeys: [key], readRanges: []) {
+                    return true
+                }
+                return false
             }
-            for w in groupWrites where conflicts(w) {
+            for w in groupWrites where conflicts(w, seq: .max) {
                 return EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update")
             }
             if snapshot >= v.head { return nil }
@@ -237,7 +250,7 @@ extension Engine {
                 guard let commits = rw.commits(after: snapshot) else {
                     return EngineError(EngineError.serializationFailure, "transaction snapshot \(snapshot) is too old to validate")
                 }
-                for c in commits where c.seq <= v.head && conflicts(c.writes) {
+                for c in commits where c.seq <= v.head && conflicts(c.writes, seq: c.seq) {
                     return EngineError(
                         EngineError.serializationFailure,
                         "could not serialize access due to a concurrent update (commit \(c.seq))")

@@ -29,6 +29,8 @@ public final class Engine: Sendable {
     /// Held by the SQL layer while it re-runs a transaction whose commit lost a race, so
     /// that such re-runs happen one at a time (see ``AsyncLock``).
     public let replayLock = AsyncLock()
+    /// Keys locked by this process's transactions (see ``Transaction/lock(_:stop:)``).
+    let rowLocks = RowLocks()
     let cache: BlockCache
     let current: Mutex<Version>
     let recent = Mutex(RecentWrites())

@@ -47,6 +47,8 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let invalidArgument = Code(sqlState: "22023", name: "invalid argument")
     /// The engine was closed.
     public static let closed = Code(sqlState: "08003", name: "engine closed")
+    /// Waiting for a row lock would have closed a cycle of transactions waiting for each other.
+    public static let deadlock = Code(sqlState: "40P01", name: "deadlock detected")
     /// A background structural change lost a race with another one and was abandoned.
     public static let structureChanged = Code(sqlState: "40001", name: "structure changed")
 }

@@ -111,12 +111,24 @@ public final class Transaction {
     /// True while `readKeys` is strictly ascending.
     private var readKeysAscending = true
     private var readRanges: [KeyRange] = []
+    /// Keys this transaction has locked (see ``lock(_:stop:)``), released when it ends.
+    private var lockedKeys: [ByteKey] = []
+    /// The values of locked keys, read at the newest commit when locked, with that
+    /// commit's sequence: validated from there instead of from the snapshot.
+    private var lockedReads: [ByteKey: (value: [UInt8]?, seq: UInt64)] = [:]
+    private let lockOwner: UInt64
 
-    init(snapshot: Snapshot) { self.snapshot = snapshot }
+    init(snapshot: Snapshot) {
+        self.snapshot = snapshot
+        lockOwner = snapshot.engine.rowLocks.newOwner()
+    }
+
+    deinit { releaseLocks() }
 
     /// The value of `key` as this transaction sees it (its own writes included).
     public func get(_ key: [UInt8]) async throws -> [UInt8]? {
         if let m = writes[key] { return m.kind == .put ? m.value : nil }
+        if !lockedReads.isEmpty, let r = lockedReads[ByteKey(key)] { return r.value }
         noteRead(key)
         return try await snapshot.get(key)
     }
@@ -124,9 +136,40 @@ public final class Transaction {
     /// `get` answered from memory (see ``Snapshot/cachedGet(_:)``); nil when storage must be read.
     public func cachedGet(_ key: [UInt8]) throws -> CachedRead? {
         if let m = writes[key] { return CachedRead(value: m.kind == .put ? m.value : nil) }
+        if !lockedReads.isEmpty, let r = lockedReads[ByteKey(key)] { return CachedRead(value: r.value) }
         noteRead(key)
         return try snapshot.cachedGet(key)
     }
+
+    /// Locks `keys` for this transaction (waiting while another transaction of this
+    /// process holds one) and reads each at the newest commit: later reads of a locked key
+    /// see that value, and the commit checks only that nothing changed it after that
+    /// commit. For keys about to be updated: concurrent updates of one row then wait
+    /// instead of failing at commit. Locks are held until the transaction commits or is
+    /// released. `stop` is asked every 10 ms while waiting, and ends the wait by throwing.
+    ///
+    /// - Throws: ``EngineError/deadlock`` when waiting would close a cycle.
+    public func lock(_ keys: [[UInt8]], stop: (@Sendable () throws -> Void)? = nil) async throws {
+        let locks = snapshot.engine.rowLocks
+        for key in keys.sorted(by: { compareBytes($0, $1) < 0 }) {
+            let k = ByteKey(key)
+            if lockedReads[k] != nil { continue }
+            lockedKeys.append(k)
+            try await locks.lock(k, owner: lockOwner, stop: stop)
+            let newest = snapshot.engine.snapshot()
+            lockedReads[k] = (try await newest.get(key), newest.seq)
+        }
+    }
+
+    /// Releases the transaction's locks (done by commit, and when it is discarded).
+    public func releaseLocks() {
+        if lockedKeys.isEmpty { return }
+        snapshot.engine.rowLocks.release(lockedKeys, owner: lockOwner)
+        lockedKeys = []
+    }
+
+    /// True when the transaction read a locked key at a commit newer than its snapshot.
+    var readsPastSnapshot: Bool { lockedReads.values.contains { $0.seq > snapshot.seq } }
 
     /// ``cachedGet(_:)`` for many keys, best ascending (see ``Snapshot/cachedGetMany(_:_:)``):
     /// own writes answer first; every key is recorded as read. `body` is called once per
@@ -137,6 +180,8 @@ public final class Transaction {
         for (i, key) in keys.enumerated() {
             if let m = writes[key] {
                 if m.kind == .put { try m.value.withUnsafeBytes { try body(i, .found($0)) } } else { try body(i, .absent) }
+            } else if !lockedReads.isEmpty, let r = lockedReads[ByteKey(key)] {
+                if let v = r.value { try v.withUnsafeBytes { try body(i, .found($0)) } } else { try body(i, .absent) }
             } else {
                 noteRead(key)
                 pending.append(i)
@@ -255,7 +300,10 @@ public final class Transaction {
     public func rollback(to savepoint: TransactionSavepoint) { writes = savepoint.writes }
 
     func request() -> CommitRequest {
-        CommitRequest(.data(writes: writes.sorted(), snapshot: snapshot.seq, readKeys: readKeys, readRanges: readRanges), priority: commitPriority)
+        CommitRequest(
+            .data(writes: writes.sorted(), snapshot: snapshot.seq, readKeys: readKeys, readRanges: readRanges,
+                  lockedReads: lockedReads.map { ($0.key.bytes, $0.value.seq) }),
+            priority: commitPriority)
     }
 }
 
@@ -435,7 +483,13 @@ extension Engine {
     /// - Throws: ``EngineError/serializationFailure`` when a commit after the snapshot
     ///   wrote a key it read or a key in a range it scanned.
     public func commit(_ tx: Transaction) async throws -> UInt64 {
-        if tx.isReadOnly { return tx.snapshot.seq }
+        defer { tx.releaseLocks() }
+        if tx.isReadOnly {
+            // Reads of locked keys past the snapshot must still be checked: nothing is
+            // logged, the transaction is placed at the newest commit.
+            if tx.readsPastSnapshot { return try validateReadOnly(tx.request()) }
+            return tx.snapshot.seq
+        }
         return try await submit(tx.request())
     }
 

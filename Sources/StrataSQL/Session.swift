@@ -214,7 +214,10 @@ public final class Session {
         case .commit:
             guard let tx = transaction else { return StatementResult(tag: "COMMIT") }
             transaction = nil
-            if transactionFailed { return StatementResult(tag: "ROLLBACK") }
+            if transactionFailed {
+                tx.releaseLocks()
+                return StatementResult(tag: "ROLLBACK")
+            }
             let log = transactionLog
             transactionLog = nil
             do {
@@ -224,6 +227,7 @@ public final class Session {
             }
             return StatementResult(tag: "COMMIT")
         case .rollback:
+            transaction?.releaseLocks()
             transaction = nil
             transactionFailed = false
             savepoints = []
@@ -297,12 +301,14 @@ public final class Session {
         while true {
             attempt += 1
             let tx = engine.beginTransaction()
+            defer { tx.releaseLocks() }
             catalogDirty = false
             do {
                 let result = try await run(statement, parameters, .transaction(tx), tx, prepared: prepared)
                 _ = try await engine.commit(tx)
                 return result
-            } catch EngineError.serializationFailure where attempt < 10 {
+            } catch let e as CodedError where attempt < 10 && (e.code == EngineError.serializationFailure || e.code == EngineError.deadlock) {
+                tx.releaseLocks()
                 _ = try? await engine.refresh()
                 try? await Task.sleep(for: .microseconds(Int.random(in: 0...(200 << min(attempt, 8)))))
             }

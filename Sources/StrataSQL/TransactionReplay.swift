@@ -74,6 +74,7 @@ extension Session {
         transactionFailed = false
         catalogDirty = false
         savepoints = []
+        defer { tx.releaseLocks() }
         do {
             for step in log.steps {
                 let result = try await executeStatement(step.statement, step.parameters, prepared: step.prepared)

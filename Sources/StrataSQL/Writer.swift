@@ -751,6 +751,24 @@ final class Writer {
         return out
     }
 
+    /// Locks the rows an UPDATE or DELETE by primary key is about to change (at most
+    /// `Writer.maxLockedRows` of them), so that transactions of this process changing one
+    /// row wait for each other instead of all but one failing at commit (see
+    /// ``Transaction/lock(_:stop:)``). Other scans stay optimistic.
+    func lockRows(_ spec: ScanSpec, _ exec: Executor) async throws {
+        guard case .points(_, let lists) = spec.access, case .current = spec.version, lists.count <= Writer.maxLockedRows else { return }
+        var keys: [[UInt8]] = []
+        for list in lists {
+            guard let values = try await exec.keyValues(list, spec.table, spec.table.primaryKey) else { continue }
+            keys.append(KeyEncoding.encode(values, prefix: spec.table.prefix()))
+        }
+        var stop: (@Sendable () throws -> Void)? = nil
+        if let flag = session.cancelFlag { stop = { try flag.check() } }
+        try await tx.lock(keys, stop: stop)
+    }
+
+    static let maxLockedRows = 64
+
     /// Binds an UPDATE once, for every execution of a prepared one.
     func planUpdate(_ u: Update) throws -> UpdatePlan {
         guard let table = catalog.tables[u.table] else { throw SQLError(SQLError.undefinedTable, "relation \"\(u.table)\" does not exist") }
@@ -779,6 +797,7 @@ final class Writer {
         var setSubs: [Int: [Int]] = [:]
         for set in plan.sets { if let e = set.value { setSubs[set.column] = exec.subqueryIndexes(e) } }
         var out: [[SQLValue]] = []
+        try await lockRows(plan.scan, exec)
         let rows = try await matchingRows(plan.scan, exec)
         for (key, old) in rows {
             let visible = table.visibleColumns.map { old[$0] }
@@ -816,6 +835,7 @@ final class Writer {
         let table = plan.scan.table
         let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: plan.subqueries, ctes: plan.ctes, ctx: context())
         var out: [[SQLValue]] = []
+        try await lockRows(plan.scan, exec)
         let rows = try await matchingRows(plan.scan, exec)
         for (key, old) in rows {
             guard try await tx.get(key) != nil else { continue }  // removed by a cascade already

@@ -1,7 +1,20 @@
 import StrataEngine
 import StrataSQL
 import StrataStore
+import Synchronization
 import Testing
+
+/// A flag one task sets and another waits for.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+
+    /// Waits until the flag is set or five seconds have passed.
+    func eventually() async throws {
+        for _ in 0..<1000 where !isSet { try await Task.sleep(for: .milliseconds(5)) }
+    }
+}
 
 /// A session on a fresh in-memory database.
 func memorySession() async throws -> Session {

@@ -189,7 +189,8 @@ import Testing
             _ = try await a.execute("UPDATE own SET bal = bal + 5 WHERE id = 1")
             _ = try await b.execute("UPDATE own SET bal = bal + 7 WHERE id = 2")
             #expect(try await b.rows("SELECT bal FROM own WHERE id = 2") == [["\(7 * round)"]])
-            _ = try await a.execute("UPDATE acct SET bal = bal - 10 WHERE id = 1")
+            // A range, not a key: takes no row lock, so b's update below does not wait.
+            _ = try await a.execute("UPDATE acct SET bal = bal - 10 WHERE id BETWEEN 1 AND 1")
             _ = try await b.execute("UPDATE acct SET bal = bal - 20 WHERE id = 1")
             _ = try await a.execute("COMMIT")
             _ = try await b.execute("COMMIT")
@@ -201,12 +202,89 @@ import Testing
         _ = try await b.execute("BEGIN")
         _ = try await b.execute(update, [.int(1)])
         #expect(try await b.execute(read, [.int(2)]).rows == [[.int(21)]])
-        _ = try await a.execute("UPDATE acct SET bal = bal - 2 WHERE id = 1")
+        _ = try await a.execute("UPDATE acct SET bal = bal - 2 WHERE id BETWEEN 1 AND 1")
         _ = try await a.execute("COMMIT")
         _ = try await b.execute("COMMIT")
         #expect(b.replayedCommits == 4)
         #expect(try await a.rows("SELECT bal FROM acct") == [["7"]])
         #expect(try await a.rows("SELECT id, bal FROM own ORDER BY id") == [["1", "15"], ["2", "21"]])
+    }
+
+    /// Concurrent transactions updating the same rows by key wait for each other's row
+    /// locks (as in PostgreSQL) instead of losing their commits and being replayed.
+    @Test func updatesOfOneRowWaitInsteadOfReplaying() async throws {
+        let setup = try await memorySession()
+        _ = try await setup.execute("CREATE TABLE counter (id INT PRIMARY KEY, n INT)")
+        _ = try await setup.execute("INSERT INTO counter VALUES (1, 0), (2, 0)")
+        _ = try await setup.execute("CREATE TABLE other (id INT PRIMARY KEY)")
+        let engine = setup.engine
+        let rounds = 15
+        let replays = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    let session = Session(engine: engine)
+                    for _ in 0..<rounds {
+                        _ = try await session.execute("BEGIN")
+                        _ = try await session.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
+                        // Work between the updates gives the others time to queue up.
+                        _ = try await session.execute("SELECT count(*) FROM other")
+                        _ = try await session.execute("UPDATE counter SET n = n + 1 WHERE id = 2")
+                        _ = try await session.execute("COMMIT")
+                    }
+                    return session.replayedCommits
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(try await setup.rows("SELECT id, n FROM counter ORDER BY id") == [["1", "\(6 * rounds)"], ["2", "\(6 * rounds)"]])
+        #expect(replays == 0)
+    }
+
+    @Test func crossedRowUpdatesFailOneTransactionWithDeadlock() async throws {
+        let b = try await memorySession()
+        _ = try await b.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+        _ = try await b.execute("INSERT INTO t VALUES (1, 0), (2, 0)")
+        let engine = b.engine
+        let aHoldsOne = Flag()
+        let bHoldsTwo = Flag()
+        let a = Task {
+            let a = Session(engine: engine)
+            _ = try await a.execute("BEGIN")
+            _ = try await a.execute("UPDATE t SET v = v + 1 WHERE id = 1")
+            aHoldsOne.set()
+            try await bHoldsTwo.eventually()
+            let tag = try await a.execute("UPDATE t SET v = v + 1 WHERE id = 2").last?.tag  // waits for b
+            _ = try await a.execute("COMMIT")
+            return tag
+        }
+        try await aHoldsOne.eventually()
+        _ = try await b.execute("BEGIN")
+        _ = try await b.execute("UPDATE t SET v = v + 10 WHERE id = 2")
+        bHoldsTwo.set()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await b.sqlState("DELETE FROM t WHERE id = 1") == "40P01")
+        #expect(await b.sqlState("SELECT 1") == "25P02")
+        _ = try await b.execute("ROLLBACK")
+        #expect(try await a.value == "UPDATE 1")
+        #expect(try await b.rows("SELECT id, v FROM t ORDER BY id") == [["1", "1"], ["2", "1"]])
+    }
+
+    @Test func aLockWaitEndsAtTheStatementTimeout() async throws {
+        let a = try await memorySession()
+        let b = Session(engine: a.engine)
+        _ = try await a.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+        _ = try await a.execute("INSERT INTO t VALUES (1, 0)")
+        // a holds the row while b, in the same task, waits for it until b's timeout.
+        _ = try await a.execute("BEGIN")
+        _ = try await a.execute("UPDATE t SET v = 1 WHERE id = 1")
+        _ = try await b.execute("SET statement_timeout = 100")
+        let started = ContinuousClock.now
+        #expect(await b.sqlState("UPDATE t SET v = 2 WHERE id = 1") == "57014")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        _ = try await a.execute("COMMIT")
+        // The abandoned wait left nothing behind: b's next update runs at once.
+        #expect(try await b.tag("UPDATE t SET v = v + 1 WHERE id = 1") == "UPDATE 1")
+        #expect(try await a.rows("SELECT v FROM t") == [["2"]])
     }
 
     @Test func timeTravelAcrossDDLAndJoinsOfTwoMoments() async throws {
