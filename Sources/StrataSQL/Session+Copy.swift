@@ -42,7 +42,7 @@ public final class CopyIn {
         if ownsTransaction {
             _ = try? await session.execute("ROLLBACK")
         } else {
-            session.transactionFailed = true
+            session.failTransaction()
         }
     }
 }

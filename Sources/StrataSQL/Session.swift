@@ -126,6 +126,13 @@ public final class Session {
     /// True while the open transaction has failed: statements are refused until ROLLBACK.
     public var isTransactionFailed: Bool { transaction != nil && transactionFailed }
 
+    /// Marks the open transaction failed after an error: statements are refused until
+    /// ROLLBACK, and its row locks go at once (PostgreSQL's aborted transactions keep none).
+    func failTransaction() {
+        transactionFailed = true
+        transaction?.releaseLocks()
+    }
+
     /// Runs every statement in `sql`; returns one result per statement.
     /// Parameters `$1`, `$2`, ... take `parameters` in order.
     public func execute(_ sql: String, _ parameters: [SQLValue] = []) async throws -> [StatementResult] {
@@ -246,7 +253,7 @@ public final class Session {
                 throw SQLError(SQLError.noActiveTransaction, "\(statement == .releaseSavepoint(name) ? "RELEASE" : "ROLLBACK TO") SAVEPOINT can only be used in transaction blocks")
             }
             guard let i = savepoints.lastIndex(where: { $0.name == name }) else {
-                transactionFailed = true
+                failTransaction()
                 throw SQLError(SQLError.invalidSavepoint, "savepoint \"\(name)\" does not exist")
             }
             if case .releaseSavepoint = statement {
@@ -287,7 +294,7 @@ public final class Session {
             do {
                 return try await run(statement, parameters, .transaction(tx), tx, prepared: prepared)
             } catch {
-                transactionFailed = true
+                failTransaction()
                 throw error
             }
         }
@@ -589,7 +596,7 @@ extension Session {
                     return result
                 }
             } catch {
-                transactionFailed = true
+                failTransaction()
                 throw error
             }
         }
@@ -609,7 +616,7 @@ extension Session {
             }
             return try await runPrepared(query, parameters, source)
         } catch {
-            if transaction != nil { transactionFailed = true }
+            if transaction != nil { failTransaction() }
             throw error
         }
     }

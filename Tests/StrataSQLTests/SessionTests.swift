@@ -154,14 +154,15 @@ import Testing
         let b = Session(engine: a.engine)
         _ = try await a.execute("CREATE TABLE acct (id INT PRIMARY KEY, bal INT); INSERT INTO acct VALUES (1, 100)")
         // Blind updates: b's replay returns "UPDATE 1" again, so both decrements count.
-        _ = try await a.execute("BEGIN; UPDATE acct SET bal = bal - 10 WHERE id = 1")
+        // (a's are by range, not key: they take no row lock, so b does not wait for a.)
+        _ = try await a.execute("BEGIN; UPDATE acct SET bal = bal - 10 WHERE id BETWEEN 1 AND 1")
         _ = try await b.execute("BEGIN; UPDATE acct SET bal = bal - 20 WHERE id = 1")
         _ = try await a.execute("COMMIT")
         _ = try await b.execute("COMMIT")
         #expect(b.replayedCommits == 1)
         #expect(try await a.rows("SELECT bal FROM acct") == [["70"]])
         // b saw the balance before a's change: its replay would see another one, so 40001.
-        _ = try await a.execute("BEGIN; UPDATE acct SET bal = bal - 10 WHERE id = 1")
+        _ = try await a.execute("BEGIN; UPDATE acct SET bal = bal - 10 WHERE id BETWEEN 1 AND 1")
         #expect(try await b.rows("BEGIN; SELECT bal FROM acct WHERE id = 1") == [["70"]])
         _ = try await b.execute("UPDATE acct SET bal = bal - 20 WHERE id = 1")
         _ = try await a.execute("COMMIT")
@@ -263,9 +264,10 @@ import Testing
         bHoldsTwo.set()
         try await Task.sleep(for: .milliseconds(50))
         #expect(await b.sqlState("DELETE FROM t WHERE id = 1") == "40P01")
+        // The failed transaction holds no locks: a goes on before b's ROLLBACK.
+        #expect(try await a.value == "UPDATE 1")
         #expect(await b.sqlState("SELECT 1") == "25P02")
         _ = try await b.execute("ROLLBACK")
-        #expect(try await a.value == "UPDATE 1")
         #expect(try await b.rows("SELECT id, v FROM t ORDER BY id") == [["1", "1"], ["2", "1"]])
     }
 
