@@ -18,6 +18,9 @@ final class RowLocks: Sendable {
         var held: [ByteKey: Held] = [:]
         /// The key each waiting owner waits for (an owner waits for one key at a time).
         var waitingFor: [UInt64: ByteKey] = [:]
+        /// Waits with a stop check, and whether a task is checking them.
+        var watched: [LockTicket] = []
+        var watching = false
     }
     private let state = Mutex(State())
     private let nextOwner = Atomic<UInt64>(1)
@@ -45,34 +48,42 @@ final class RowLocks: Sendable {
                 holder = next
                 steps += 1
             }
-            let t = LockTicket(owner: owner)
+            let t = LockTicket(owner: owner, stop: stop)
             h.waiters.append(t)
             s.held[key] = h
             s.waitingFor[owner] = key
             return t
         }
         guard let ticket else { return }
-        guard let stop else { return try await ticket.wait() }
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await ticket.wait()
-                return true
-            }
-            group.addTask {
-                while true {
-                    do {
-                        try await Task.sleep(for: .milliseconds(10))
-                        try stop()
-                    } catch {
-                        ticket.fail(error is CancellationError ? EngineError(EngineError.closed, "the lock wait was cancelled") : error)
-                        return false
-                    }
+        if ticket.stop != nil { watch(ticket) }
+        try await withTaskCancellationHandler {
+            try await ticket.wait()
+        } onCancel: {
+            ticket.fail(EngineError(EngineError.closed, "the lock wait was cancelled"))
+        }
+    }
+
+    /// Has `ticket`'s stop check asked every 10 ms until its wait ends, by one task for all
+    /// waits (a task per wait would put itself between the grant and the waiter).
+    private func watch(_ ticket: LockTicket) {
+        let start = state.withLock { s -> Bool in
+            s.watched.append(ticket)
+            if s.watching { return false }
+            s.watching = true
+            return true
+        }
+        guard start else { return }
+        Task.detached { [self] in
+            while true {
+                try? await Task.sleep(for: .milliseconds(10))
+                let tickets = state.withLock { s -> [LockTicket] in
+                    s.watched.removeAll { !$0.isWaiting }
+                    if s.watched.isEmpty { s.watching = false }
+                    return s.watched
                 }
-            }
-            while let granted = try await group.next() {
-                if granted {
-                    group.cancelAll()
-                    return
+                if tickets.isEmpty { return }
+                for t in tickets {
+                    do { try t.stop?() } catch { t.fail(error) }
                 }
             }
         }
@@ -122,8 +133,21 @@ final class LockTicket: Sendable {
     }
     private let phase = Mutex(Phase.waiting(nil))
     let owner: UInt64
+    /// Asked now and then while waiting; ends the wait by throwing.
+    let stop: (@Sendable () throws -> Void)?
 
-    init(owner: UInt64) { self.owner = owner }
+    init(owner: UInt64, stop: (@Sendable () throws -> Void)?) {
+        self.owner = owner
+        self.stop = stop
+    }
+
+    /// True until the lock is granted or the wait fails.
+    var isWaiting: Bool {
+        phase.withLock { p in
+            if case .waiting = p { return true }
+            return false
+        }
+    }
 
     func wait() async throws {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
