@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StrataEngine
 import StrataServer
+import StrataStore
 
 /// `strata serve DB`: the database behind the PostgreSQL wire protocol.
 struct ServeCommand: AsyncParsableCommand {
@@ -40,7 +41,15 @@ struct ServeCommand: AsyncParsableCommand {
         // embedded application's, and the engine's 64 MiB default made select-only pgbench
         // decode a block per query once 60 s of TPC-B had pushed the table out of memory.
         options.blockCacheBytes = cacheMiB << 20
-        let engine = try await openEngine(db, options: options)
+        let store = try openStore(db)
+        if store is DirectoryStore {
+            // A server commits thousands of times a second: flushing every 1,000 commits
+            // (the default, which bounds what a replica opening from a bucket must read)
+            // means a small segment and soon a compaction several times a second. On a
+            // local disk, replaying 10,000 journaled entries at open takes a moment.
+            options.checkpointInterval = 10_000
+        }
+        let engine = try await Engine.open(store, options: options)
         let server = PostgresServer(engine: engine, configuration: config)
         if !trust, try await server.loginRoles().isEmpty {
             await engine.close()

@@ -187,6 +187,9 @@ final class LogJournal: Sendable {
     /// index does not know yet. Under the lock it also indexes them, and truncates an
     /// incomplete tail (its writer is dead, since writers hold the lock).
     private func catchUp(_ s: inout State, locked: Bool) throws {
+        // A record starts where the last known one ended: zeros there mean nothing new,
+        // which one read tells (the common case of every append).
+        if try !hasData(at: s.end) { return }
         while true {
             if let offset = try readIndex(s.count + 1), offset == s.end, let h = try readHeader(at: offset), h.seq == s.count + 1 {
                 s.count += 1
