@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// Exclusive locks on keys, held by this process's transactions until they end.
@@ -56,15 +61,27 @@ final class RowLocks: Sendable {
         }
         guard let ticket else { return }
         if ticket.stop != nil { watch(ticket) }
-        try await withTaskCancellationHandler {
-            try await ticket.wait()
-        } onCancel: {
-            ticket.fail(EngineError(EngineError.closed, "the lock wait was cancelled"))
+        do {
+            try await withTaskCancellationHandler {
+                try await ticket.wait()
+            } onCancel: {
+                ticket.fail(EngineError(EngineError.closed, "the lock wait was cancelled"))
+            }
+        } catch {
+            // A failed wait is never granted: leave the queue now, so that deadlock checks
+            // do not follow a wait that is over.
+            state.withLock { s in
+                s.waitingFor[owner] = nil
+                s.held[key]?.waiters.removeAll { $0 === ticket }
+            }
+            throw error
         }
     }
 
-    /// Has `ticket`'s stop check asked every 10 ms until its wait ends, by one task for all
-    /// waits (a task per wait would put itself between the grant and the waiter).
+    /// Has `ticket`'s stop check asked every 10 ms until its wait ends, by one thread for
+    /// all waits: not a task, which would wait for a thread of the shared pool while long
+    /// statements keep it busy, nor one per wait, which would stand between a grant and
+    /// its waiter.
     private func watch(_ ticket: LockTicket) {
         let start = state.withLock { s -> Bool in
             s.watched.append(ticket)
@@ -73,18 +90,33 @@ final class RowLocks: Sendable {
             return true
         }
         guard start else { return }
-        Task.detached { [self] in
-            while true {
-                try? await Task.sleep(for: .milliseconds(10))
-                let tickets = state.withLock { s -> [LockTicket] in
-                    s.watched.removeAll { !$0.isWaiting }
-                    if s.watched.isEmpty { s.watching = false }
-                    return s.watched
-                }
-                if tickets.isEmpty { return }
-                for t in tickets {
-                    do { try t.stop?() } catch { t.fail(error) }
-                }
+        let arg = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            Unmanaged<RowLocks>.fromOpaque(raw!).takeRetainedValue().watchWaits()
+            return nil
+        }, arg)
+        if rc == 0 {
+            pthread_detach(thread)
+        } else {
+            // No thread: waits still end when their locks are granted.
+            Unmanaged<RowLocks>.fromOpaque(arg).release()
+            state.withLock { $0.watching = false }
+        }
+    }
+
+    /// The watcher thread: asks every waiting ticket's stop check until none is left.
+    private func watchWaits() {
+        while true {
+            usleep(10_000)
+            let tickets = state.withLock { s -> [LockTicket] in
+                s.watched.removeAll { !$0.isWaiting }
+                if s.watched.isEmpty { s.watching = false }
+                return s.watched
+            }
+            if tickets.isEmpty { return }
+            for t in tickets {
+                do { try t.stop?() } catch { t.fail(error) }
             }
         }
     }
@@ -116,8 +148,6 @@ final class RowLocks: Sendable {
         for c in wake { c.resume() }
     }
 
-    /// How many keys are locked (for tests).
-    var count: Int { state.withLock { $0.held.count } }
 }
 
 /// One wait for a lock: granted by a release, or failed by the waiter's own stop check.

@@ -151,6 +151,7 @@ public final class Transaction {
     /// - Throws: ``EngineError/deadlock`` when waiting would close a cycle.
     public func lock(_ keys: [[UInt8]], stop: (@Sendable () throws -> Void)? = nil) async throws {
         let locks = snapshot.engine.rowLocks
+        // In key order: two statements locking the same rows cannot deadlock each other.
         for key in keys.sorted(by: { compareBytes($0, $1) < 0 }) {
             let k = ByteKey(key)
             if lockedReads[k] != nil { continue }

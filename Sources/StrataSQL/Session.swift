@@ -315,7 +315,7 @@ public final class Session {
                 _ = try await engine.commit(tx)
                 return result
             } catch let e as CodedError where attempt < 10 && (e.code == EngineError.serializationFailure || e.code == EngineError.deadlock) {
-                tx.releaseLocks()
+                tx.releaseLocks()  // not held through the back-off
                 _ = try? await engine.refresh()
                 try? await Task.sleep(for: .microseconds(Int.random(in: 0...(200 << min(attempt, 8)))))
             }

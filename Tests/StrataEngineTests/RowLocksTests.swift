@@ -111,6 +111,37 @@ final class Flag: Sendable {
         #expect(try await taker.value == "1")
     }
 
+    /// A wait that ended leaves no trace: a later wait on its transaction is not taken
+    /// for a cycle through the key it no longer waits for.
+    @Test func anEndedWaitIsNotMistakenForADeadlock() async throws {
+        let engine = try await Engine.open(MemoryStore())
+        let one = engine.beginTransaction()
+        try await one.lock([b("a")])
+        let stopNow = Flag()
+        struct Stopped: Error {}
+        let twoDone = Flag()
+        let oneGotB = Flag()
+        let two = Task {
+            let two = engine.beginTransaction()
+            try await two.lock([b("b")])
+            do {
+                try await two.lock([b("a")]) { if stopNow.isSet { throw Stopped() } }
+            } catch is Stopped {}
+            twoDone.set()
+            try await oneGotB.eventually()  // two keeps b until one waits for it
+            try await Task.sleep(for: .milliseconds(30))
+            two.put(b("b"), b("2"))
+            _ = try await engine.commit(two)
+        }
+        try await Task.sleep(for: .milliseconds(30))
+        stopNow.set()
+        try await twoDone.eventually()
+        oneGotB.set()
+        try await one.lock([b("b")])  // waits for two, which waits for nothing
+        #expect(s(try await one.get(b("b"))) == "2")
+        try await two.value
+    }
+
     @Test func aDiscardedTransactionReleasesItsLocks() async throws {
         let engine = try await Engine.open(MemoryStore())
         do {
