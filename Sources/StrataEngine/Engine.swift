@@ -167,10 +167,13 @@ public final class Engine: Sendable {
         return head
     }
 
-    /// Applies every log entry after the current head that exists in the store, one GET
-    /// at a time; with `readingAhead`, several at once: a window of two entries that
-    /// doubles (up to 32) while every entry in it exists, so a process that lost the race
-    /// for a log position is a round trip or two, not one per entry, behind the winner.
+    /// Applies every log entry after the current head that exists in the store: one GET
+    /// for the next entry (two with `readingAhead`, for a process that knows one exists),
+    /// then a window that doubles (up to 32 GETs at once) while every entry in it exists.
+    /// A process that lost the race for a log position is so a round trip or two behind
+    /// the winner, not one per entry; and one that is refreshing while another writes
+    /// back to back catches up instead of chasing the head one GET per entry forever (on
+    /// a server that answers one request at a time, it never did).
     func catchUp(readingAhead: Bool = false) async throws {
         var window = readingAhead ? 2 : 1
         while true {
@@ -190,7 +193,7 @@ public final class Engine: Sendable {
                 let entry = try decodeEntry(bytes, seq: seq)
                 try apply(entry, hash: ContentHash(of: bytes), try await prepare(entry, reference: version))
             }
-            if readingAhead { window = min(window * 2, 32) }
+            window = min(window * 2, 32)
         }
     }
 
@@ -534,3 +537,4 @@ extension Engine {
     /// Wall-clock microseconds since 1970, the clock commit timestamps use.
     public static var nowMicros: UInt64 { wallClockMicros() }
 }
+
