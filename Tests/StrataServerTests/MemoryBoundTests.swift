@@ -63,9 +63,10 @@ extension PostgresServerTests {
         }
         #expect(first > 0)
         // No growth from round to round (a leak of a few KiB per connection would add
-        // hundreds of MiB by the last round); one round may peak higher while the allocator
-        // holds freed buffers (CI once saw 45 MiB, then 61, 46, 118, 55).
-        #expect(after.last! <= first + (64 << 20), "resident after round 1: \(first >> 20) MiB, then \(after.map { $0 >> 20 }) MiB")
+        // hundreds of MiB by the last rounds); one round may peak higher while the allocator
+        // holds freed buffers (CI saw 45 MiB, then 61, 46, 118, 55; and 56, then 56, 53, 55,
+        // 122), so of the last two rounds the lower must be near the first.
+        #expect(after.suffix(2).min()! <= first + (64 << 20), "resident after round 1: \(first >> 20) MiB, then \(after.map { $0 >> 20 }) MiB")
         #expect(after.allSatisfy { $0 <= first + (128 << 20) }, "resident after round 1: \(first >> 20) MiB, then \(after.map { $0 >> 20 }) MiB")
         #expect(after.allSatisfy { $0 < 1 << 30 }, "\(after.map { $0 >> 20 }) MiB")
         let (status, lines) = try await psql(port, "SELECT 40 + 2;")
