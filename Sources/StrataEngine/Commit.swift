@@ -216,8 +216,6 @@ extension Engine {
         return (LogEntry(seq: seq, timestamp: timestamp, parent: v.headHash, writer: writerID, body: body), .data(mutations))
     }
 
-    /// Returns the serialization failure for `r`, or nil when it may commit after `v`
-    /// and after the group's earlier (already accepted) requests.
     /// Checks a transaction that wrote nothing but read locked keys past its snapshot:
     /// it is placed at the newest commit, so everything it read must still hold there.
     func validateReadOnly(_ r: CommitRequest) throws -> UInt64 {
@@ -226,6 +224,8 @@ extension Engine {
         return v.head
     }
 
+    /// Returns the serialization failure for `r`, or nil when it may commit after `v`
+    /// and after the group's earlier (already accepted) requests.
     private func validate(_ r: CommitRequest, against v: Version, groupWrites: [MutationBatch]) -> (any Error)? {
         switch r.payload {
         case .structural(_, let base):

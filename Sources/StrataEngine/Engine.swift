@@ -537,4 +537,3 @@ extension Engine {
     /// Wall-clock microseconds since 1970, the clock commit timestamps use.
     public static var nowMicros: UInt64 { wallClockMicros() }
 }
-

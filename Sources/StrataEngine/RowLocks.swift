@@ -23,7 +23,7 @@ final class RowLocks: Sendable {
         var held: [ByteKey: Held] = [:]
         /// The key each waiting owner waits for (an owner waits for one key at a time).
         var waitingFor: [UInt64: ByteKey] = [:]
-        /// Waits with a stop check, and whether a task is checking them.
+        /// Waits with a stop check, and whether the watcher thread is checking them.
         var watched: [LockTicket] = []
         var watching = false
     }
