@@ -38,7 +38,10 @@ let package = Package(
         ),
         .target(
             name: "StrataEngine",
-            dependencies: ["StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "StrataStore", "CStrataSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "StrataSQL",

@@ -95,21 +95,26 @@ extension BenchCommand {
                 if writers == 64 { putsAt64 = puts }
             }
 
-            // The same 64 writers in four processes on one database: their leaders race
-            // for each log position, and a loser re-reads and retries at the next one.
-            let strata = try await processRate(
-                processes: 4, writersEach: 16, seconds: duration,
-                database: "s3://\(config.bucket)/procs?endpoint=\(url)&region=\(config.region)&cache=none",
-                environment: [
-                    "AWS_ACCESS_KEY_ID": credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": credentials.secretAccessKey,
-                ].merging(credentials.sessionToken.map { ["AWS_SESSION_TOKEN": $0] } ?? [:]) { $1 })
-            report("s3.commits.64.procs4", strata, "put", putsAt64, unit: "/s")
+            // The same 64 writers in four processes on one database. With the commit relay
+            // (the way to run several writer processes), the processes that lose a race
+            // send their transactions to the winner, whose groups carry everyone's; without
+            // it ("racing"), each process's leader races the others for every log position.
+            let environment = [
+                "AWS_ACCESS_KEY_ID": credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": credentials.secretAccessKey,
+            ].merging(credentials.sessionToken.map { ["AWS_SESSION_TOKEN": $0] } ?? [:]) { $1 }
+            for (name, relay) in [("s3.commits.64.procs4", "127.0.0.1"), ("s3.commits.64.procs4.racing", nil)] {
+                let strata = try await processRate(
+                    processes: 4, writersEach: 16, seconds: duration,
+                    database: "s3://\(config.bucket)/\(relay == nil ? "racing" : "procs")?endpoint=\(url)&region=\(config.region)&cache=none",
+                    relay: relay, environment: environment)
+                report(name, strata, "put", putsAt64, unit: "/s")
+            }
         }
 
         /// Commits per second of `processes` child processes (`strata debug load`) with
         /// `writersEach` writers each, started together once all have opened the database.
         func processRate(
-            processes: Int, writersEach: Int, seconds: Double, database: String, environment: [String: String]
+            processes: Int, writersEach: Int, seconds: Double, database: String, relay: String?, environment: [String: String]
         ) async throws -> Double {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-bench-\(getpid())").path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -119,7 +124,8 @@ extension BenchCommand {
             let children = try (0..<processes).map { i in
                 try ChildProcess(
                     executable,
-                    ["debug", "load", database, "--writers", String(writersEach), "--seconds", String(seconds), "--go", go],
+                    ["debug", "load", database, "--writers", String(writersEach), "--seconds", String(seconds), "--go", go]
+                        + (relay.map { ["--relay", $0] } ?? []),
                     output: dir + "/load\(i).txt", environment: environment)
             }
             while !children.allSatisfy({ $0.lines.contains("READY") }) {

@@ -58,9 +58,12 @@ struct DebugCommand: AsyncParsableCommand {
         @Option var accounts: Int = 100
         @Option var seconds: Double = 10
         @Option var initial: Int = 1000
+        @Option(help: "Relay commits through a TCP port on this host address (EngineOptions.relayHost).") var relay: String?
 
         func run() async throws {
-            let engine = try await openEngine(db)
+            var options = EngineOptions()
+            options.relayHost = relay
+            let engine = try await openEngine(db, options: options)
             func account(_ i: Int) -> [UInt8] { Array("acct/\(String(format: "%04d", i))".utf8) }
             func int(_ b: [UInt8]?) -> Int { b.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0 }
             let expectedTotal = accounts * initial
@@ -151,10 +154,12 @@ struct Load: AsyncParsableCommand {
     @Option var writers: Int = 16
     @Option var seconds: Double = 3
     @Option(help: "Start once this file exists.") var go: String
+    @Option(help: "Relay commits through a TCP port on this host address (EngineOptions.relayHost).") var relay: String?
 
     func run() async throws {
         var options = EngineOptions()
         options.writerName = "load\(getpid())"
+        options.relayHost = relay
         let engine = try await openEngine(db, options: options)
         print("READY")
         fflush(nil)
@@ -175,6 +180,8 @@ struct Load: AsyncParsableCommand {
             }
             return try await group.reduce(0, +)
         }
+        let stats = engine.statistics
+        print("RELAY to=\(stats.relayingTo ?? "-") served=\(stats.relayedIn)")
         print("COMMITS \(total)")
         await engine.close()
     }

@@ -14,33 +14,41 @@ final class CommitRequest: Sendable {
     let payload: Payload
     /// Requests of higher priority go first in a group (see ``Transaction/commitPriority``).
     let priority: Int
-    private let outcome = Mutex<(result: Result<UInt64, any Error>?, waiter: CheckedContinuation<UInt64, any Error>?)>((nil, nil))
+    /// Set when another process relayed this transaction here.
+    let relay: RelayTag?
+    /// Never relayed: committed by this process itself.
+    let direct: Bool
+    private let outcome = Mutex<(result: Result<UInt64, any Error>?, waiters: [CheckedContinuation<UInt64, any Error>])>((nil, []))
 
-    init(_ payload: Payload, priority: Int = 0) {
+    init(_ payload: Payload, priority: Int = 0, relay: RelayTag? = nil, direct: Bool = false) {
         self.payload = payload
         self.priority = priority
+        self.relay = relay
+        self.direct = direct
     }
 
+    /// Sets the result (the first one set wins) and wakes everyone waiting for it.
     func complete(_ result: Result<UInt64, any Error>) {
-        let waiter = outcome.withLock { s -> CheckedContinuation<UInt64, any Error>? in
-            if s.result != nil { return nil }
+        let waiters = outcome.withLock { s -> [CheckedContinuation<UInt64, any Error>] in
+            if s.result != nil { return [] }
             s.result = result
-            let w = s.waiter
-            s.waiter = nil
-            return w
+            defer { s.waiters = [] }
+            return s.waiters
         }
-        waiter?.resume(with: result)
+        for w in waiters { w.resume(with: result) }
     }
 
     /// The result if the request is already complete: the leader's own request
     /// usually is, and reading it directly saves a suspension and a thread hop.
     var completedResult: Result<UInt64, any Error>? { outcome.withLock { $0.result } }
 
+    /// Waits for the result. Several tasks may wait (a transaction handed to a relay that
+    /// declines it is queued here again while its submitter still waits).
     func wait() async throws -> UInt64 {
         try await withCheckedThrowingContinuation { c in
             let ready = outcome.withLock { s -> Result<UInt64, any Error>? in
                 if let r = s.result { return r }
-                s.waiter = c
+                s.waiters.append(c)
                 return nil
             }
             if let ready { c.resume(with: ready) }
@@ -55,9 +63,23 @@ struct CommitQueue {
 }
 
 extension Engine {
-    /// Commits `request`: the first caller to find no leader becomes the leader and
-    /// commits everything queued, in groups that share one log entry.
+    /// Commits `request`: through another process's relay while this process relays
+    /// (see ``RelayListener``), else in this process.
     func submit(_ request: CommitRequest) async throws -> UInt64 {
+        if isClosed.load(ordering: .relaxed) { throw EngineError(EngineError.closed, "the engine is closed") }
+        let seq: UInt64
+        if let client = relayTarget(for: request) {
+            seq = try await commitRelayingOrLocally(request, via: client).get()
+        } else {
+            seq = try await submitLocally(request)
+        }
+        scheduleMaintenanceIfNeeded()
+        return seq
+    }
+
+    /// Commits `request` in this process: the first caller to find no leader becomes the
+    /// leader and commits everything queued, in groups that share one log entry.
+    func submitLocally(_ request: CommitRequest) async throws -> UInt64 {
         if isClosed.load(ordering: .relaxed) { throw EngineError(EngineError.closed, "the engine is closed") }
         let lead = queue.withLock { q -> Bool in
             q.pending.append(request)
@@ -72,7 +94,6 @@ extension Engine {
         } else {
             seq = try await request.wait()
         }
-        scheduleMaintenanceIfNeeded()
         return seq
     }
 
@@ -121,6 +142,11 @@ extension Engine {
         }
         var transientFailures = 0
         while !pending.isEmpty {
+            // While this process relays, its transactions go to the relay, not into the race.
+            if relayEnabled, let client = relayTarget() {
+                relayAway(&pending, via: client)
+                if pending.isEmpty { return }
+            }
             let v = version
             var accepted: [CommitRequest] = []
             var groupWrites: [MutationBatch] = []
@@ -134,9 +160,16 @@ extension Engine {
                 }
             }
             pending = accepted
+            let seq = v.head + 1
+            // A relayed transaction may not land past its deadline (its sender may be
+            // reading the log to learn whether it did).
+            pending.removeAll { r in
+                guard let tag = r.relay, tag.deadline < seq else { return false }
+                r.complete(.failure(RelayDeclined()))
+                return true
+            }
             guard !pending.isEmpty else { return }
 
-            let seq = v.head + 1
             let entry: LogEntry
             let prepared: Prepared
             do {
@@ -173,6 +206,7 @@ extension Engine {
             if won {
                 do {
                     try apply(entry, hash: ContentHash(of: bytes), prepared)
+                    noteForRelay(entry, bytes: bytes)
                     for r in pending { r.complete(.success(seq)) }
                 } catch {
                     for r in pending { r.complete(.failure(error)) }
@@ -190,6 +224,20 @@ extension Engine {
                 for r in pending { r.complete(.failure(error)) }
                 return
             }
+            // Another process is winning: if it relays, send this group's transactions
+            // there instead of racing it again.
+            if pending.contains(where: { $0.relay == nil && !$0.direct }), let client = await considerRelaying() {
+                relayAway(&pending, via: client)
+            }
+        }
+    }
+
+    /// Sends the group's own data transactions to the relay; each completes when it answers.
+    private func relayAway(_ pending: inout [CommitRequest], via client: RelayClient) {
+        pending.removeAll { r in
+            guard r.relay == nil, !r.direct, case .data = r.payload else { return false }
+            Task { r.complete(await self.commitRelayingOrLocally(r, via: client)) }
+            return true
         }
     }
 
@@ -213,7 +261,11 @@ extension Engine {
             try await storageErrors { try await store.put(StoreLayout.objectKey(h), batch) }
             body = .batchObject(h, size: batch.count, count: mutations.count)
         }
-        return (LogEntry(seq: seq, timestamp: timestamp, parent: v.headHash, writer: writerID, body: body), .data(mutations))
+        let relayed = group.compactMap { r in r.relay.map { RelayedCommit(writer: $0.writer, number: $0.number) } }
+        return (
+            LogEntry(seq: seq, timestamp: timestamp, parent: v.headHash, writer: writerID, body: body, relayed: relayed),
+            .data(mutations)
+        )
     }
 
     /// Checks a transaction that wrote nothing but read locked keys past its snapshot:

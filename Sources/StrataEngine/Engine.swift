@@ -41,6 +41,9 @@ public final class Engine: Sendable {
     let isClosed = Atomic<Bool>(false)
     let poller = Mutex<Task<Void, Never>?>(nil)
     let pollFailure = Mutex<String?>(nil)
+    let relay = Mutex(RelayState())
+    let relayNumbers = Atomic<UInt64>(0)
+    let relayCatchUp = AsyncLock()
 
     /// Why the last background poll for other processes' commits failed; nil after a
     /// poll that succeeded. Polling keeps going after a failure.
@@ -115,6 +118,15 @@ public final class Engine: Sendable {
             let engine = Engine(store: store, options: options, cache: cache, version: version)
             engine.recent.withLock { $0.coveredFrom = watermark + 1 }
             try await engine.catchUp()
+            if let host = options.relayHost {
+                do {
+                    try await engine.startRelay(host: host)
+                } catch let e as StoreError {
+                    throw e
+                } catch {
+                    throw EngineError(EngineError.invalidArgument, "cannot listen for relayed commits on \(host): \(error)")
+                }
+            }
             engine.startPolling()
             engine.scheduleMaintenanceIfNeeded()
             return engine
@@ -136,6 +148,7 @@ public final class Engine: Sendable {
     public func close() async {
         isClosed.store(true, ordering: .relaxed)
         poller.withLock { $0?.cancel() }
+        await stopRelay()
         await waitForMaintenance()
     }
 
@@ -153,9 +166,11 @@ public final class Engine: Sendable {
     public var statistics: EngineStatistics {
         let v = version
         let (hits, misses) = cache.stats
+        let (relayingTo, relayedIn) = relay.withLock { ($0.target?.writer, $0.served) }
         return EngineStatistics(
             head: v.head, watermark: v.watermark, segments: v.segments.count, memtableEntries: v.memtable.count,
-            memtableBytes: v.memtable.bytes, blockCacheBytes: cache.bytes, blockCacheHits: hits, blockCacheMisses: misses)
+            memtableBytes: v.memtable.bytes, blockCacheBytes: cache.bytes, blockCacheHits: hits, blockCacheMisses: misses,
+            relayingTo: relayingTo, relayedIn: relayedIn)
     }
 
     // MARK: Refresh
@@ -192,6 +207,7 @@ public final class Engine: Sendable {
                 if seq <= version.head { continue }
                 let entry = try decodeEntry(bytes, seq: seq)
                 try apply(entry, hash: ContentHash(of: bytes), try await prepare(entry, reference: version))
+                noteForRelay(entry, bytes: bytes)
             }
             window = min(window * 2, 32)
         }
@@ -433,6 +449,10 @@ public struct EngineStatistics: Sendable, Equatable {
     public var blockCacheHits: Int
     /// Block cache lookups that did not.
     public var blockCacheMisses: Int
+    /// The writer whose relay this process sends its transactions to, if any.
+    public var relayingTo: String?
+    /// Transactions of other processes this process's relay has committed.
+    public var relayedIn: Int
 }
 
 /// Reads an immutable object and checks that its bytes hash to its name.

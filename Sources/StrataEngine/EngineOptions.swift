@@ -34,6 +34,12 @@ public struct EngineOptions: Sendable {
     public var automaticMaintenance = true
     /// When set, the engine polls the store for other processes' commits this often.
     public var pollInterval: Duration? = nil
+    /// When set, this process relays commits (see ``RelayListener``): it listens on a free
+    /// TCP port of this host address (for processes on one machine, `127.0.0.1`) and
+    /// publishes it in the store; after losing the race for a log position to a process
+    /// that relays, it sends its transactions there, so that the processes' transactions
+    /// share log entries instead of racing one round trip at a time.
+    public var relayHost: String? = nil
     /// Names this process in the log's writer column; a random id when nil.
     public var writerName: String? = nil
 

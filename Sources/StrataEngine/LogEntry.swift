@@ -92,15 +92,27 @@ struct LogEntry: Equatable, Sendable {
     var parent: ContentHash
     var writer: String
     var body: Body
+    /// Transactions other processes relayed to this entry's writer (see ``CommitRelay``),
+    /// named by their process's writer id and its number for the request: a process that
+    /// lost its connection to the relay learns from the log whether its commit landed.
+    var relayed: [RelayedCommit] = []
 
     func encode() -> [UInt8] {
         var w = ByteWriter()
         w.raw(Self.magic)
-        w.u8(1)
+        // Version 2 adds the relayed commits; entries without any keep version 1.
+        w.u8(relayed.isEmpty ? 1 : 2)
         w.u64(seq)
         w.u64(timestamp)
         w.raw(parent.bytes)
         w.lengthPrefixed(Array(writer.utf8))
+        if !relayed.isEmpty {
+            w.varint(relayed.count)
+            for r in relayed {
+                w.lengthPrefixed(Array(r.writer.utf8))
+                w.varint(r.number)
+            }
+        }
         switch body {
         case .inline(let muts):
             w.u8(1)
@@ -128,11 +140,18 @@ struct LogEntry: Equatable, Sendable {
     static func decode(_ bytes: [UInt8]) throws -> LogEntry {
         var r = try ByteReader(framed: bytes, magic: magic, minimum: 4 + 1 + 16 + 32 + 1 + 1 + 4, what: "log entry")
         let body = r.end
-        guard try r.u8() == 1 else { throw corrupt("unknown log entry version") }
+        let format = try r.u8()
+        guard format == 1 || format == 2 else { throw corrupt("unknown log entry version") }
         let seq = try r.u64()
         let ts = try r.u64()
         let parent = ContentHash(bytes: try r.raw(32))
         let writer = String(decoding: try r.lengthPrefixed(), as: UTF8.self)
+        var relayed: [RelayedCommit] = []
+        if format == 2 {
+            for _ in 0..<(try r.length(limit: r.remaining)) {
+                relayed.append(RelayedCommit(writer: String(decoding: try r.lengthPrefixed(), as: UTF8.self), number: try r.varint()))
+            }
+        }
         let b: Body
         switch try r.u8() {
         case 1:
@@ -152,8 +171,15 @@ struct LogEntry: Equatable, Sendable {
         default:
             throw corrupt("bad log entry body")
         }
-        return LogEntry(seq: seq, timestamp: ts, parent: parent, writer: writer, body: b)
+        return LogEntry(seq: seq, timestamp: ts, parent: parent, writer: writer, body: b, relayed: relayed)
     }
+}
+
+/// A transaction relayed from another process: that process's writer id and its
+/// number for the request.
+struct RelayedCommit: Equatable, Sendable {
+    var writer: String
+    var number: UInt64
 }
 
 /// The complete list of live segments at one log entry: the checkpoint that lets
@@ -197,6 +223,8 @@ enum StoreLayout {
     static func checkpointPrefix(_ branch: String) -> String { "\(checkpointRoot)\(branch)/" }
     static func checkpointKey(_ branch: String, _ seq: UInt64) -> String { "\(checkpointPrefix(branch))\(seq.paddedDecimal)" }
     static let objectPrefix = "obj/"
+    /// Where each process with a commit relay says how to reach it (`relay/WRITER`).
+    static func relayKey(_ writer: String) -> String { "relay/\(writer)" }
     static func objectKey(_ h: ContentHash) -> String { "\(objectPrefix)\(h.hex)" }
     /// The content hash an object key names; nil when the key is not `obj/` and 64 hex digits.
     static func hash(fromObjectKey key: String) -> ContentHash? {

@@ -24,6 +24,15 @@ extension Engine {
         guard options.automaticMaintenance, !isClosed.load(ordering: .relaxed) else { return }
         let v = version
         guard needsFlush(v) || needsCompaction(v) else { return }
+        // A process that relays its commits leaves flushes and compactions to the relay,
+        // which crosses the same thresholds at the same commits: racing it with the same
+        // change would only lose, again and again, reading the log after every loss. It
+        // steps in only when the relay falls far behind.
+        if relay.withLock({ $0.target != nil }), v.head - v.watermark < 4 * options.checkpointInterval,
+            v.memtable.bytes < 4 * options.memtableBytes
+        {
+            return
+        }
         let start = maintenanceState.withLock { s -> Bool in
             if s.running { return false }
             s.running = true

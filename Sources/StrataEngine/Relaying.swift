@@ -1,0 +1,339 @@
+import StrataStore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Marks a commit request that another process relayed here.
+struct RelayTag: Sendable {
+    var writer: String
+    var number: UInt64
+    /// The last log position it may be committed at.
+    var deadline: UInt64
+}
+
+/// This process's side of the commit relay (see ``RelayListener``).
+struct RelayState {
+    var listener: RelayListener?
+    /// The relay this process sends its transactions to, while it has one.
+    var target: RelayClient?
+    /// Writers found to have no usable relay (they ended, or never had one).
+    var unusable: Set<String> = []
+    /// When this process last served a relayed transaction (``Engine/nowNanos``):
+    /// a process serving others keeps racing for the log itself.
+    var servedAt: UInt64 = 0
+    /// The log writer of the newest data entry another process wrote, seen while applying.
+    var newestForeignWriter: String?
+    /// Where this process's relayed transactions landed, by number (from applied entries).
+    var outcomes: [UInt64: UInt64] = [:]
+    /// The bytes of the newest applied entries, sent with answers so that clients
+    /// need not read them from the store.
+    var entries: [UInt64: [UInt8]] = [:]
+    var newestEntry: UInt64 = 0
+    /// Entries a relay sent that this process has not applied yet, by sequence.
+    var heldBack: [UInt64: [UInt8]] = [:]
+    /// How many relayed transactions this process has committed.
+    var served = 0
+    /// For tests: lose the connection instead of answering, before or after committing.
+    var loseAnswers: LoseAnswers = .never
+
+    enum LoseAnswers { case never, beforeCommitting, afterCommitting }
+
+    static let keptEntries: UInt64 = 256
+    /// How many log positions after its known head a client lets the relay commit a
+    /// transaction at; past that the relay declines it and the client commits it itself.
+    static let window: UInt64 = 32
+
+    mutating func remember(_ seq: UInt64, _ bytes: [UInt8]) {
+        entries[seq] = bytes
+        newestEntry = max(newestEntry, seq)
+        if entries.count > Int(Self.keptEntries) * 2 {
+            entries = entries.filter { $0.key + Self.keptEntries > newestEntry }
+        }
+    }
+}
+
+/// A relay declined a transaction (it missed its deadline, or the relay now relays elsewhere).
+struct RelayDeclined: Error {}
+
+extension Engine {
+    var relayEnabled: Bool { options.relayHost != nil }
+
+    /// Starts listening for relayed commits and publishes where (`relay/WRITER`).
+    func startRelay(host: String) async throws {
+        let listener = try await RelayListener.start(host: host, engine: self)
+        relay.withLock { $0.listener = listener }
+        try await store.put(StoreLayout.relayKey(writerID), Array(listener.endpoint.text.utf8))
+    }
+
+    func stopRelay() async {
+        let (listener, target) = relay.withLock { r in
+            defer { r.listener = nil; r.target = nil }
+            return (r.listener, r.target)
+        }
+        target?.close()
+        if let listener {
+            await listener.close()
+            try? await store.delete(StoreLayout.relayKey(writerID))
+        }
+    }
+
+    /// Notes an applied entry: its bytes for answers, where relayed transactions landed,
+    /// and who else is writing.
+    func noteForRelay(_ entry: LogEntry, bytes: [UInt8]?) {
+        guard relayEnabled else { return }
+        relay.withLock { r in
+            if let bytes { r.remember(entry.seq, bytes) }
+            for c in entry.relayed where c.writer == writerID { r.outcomes[c.number] = entry.seq }
+            if r.outcomes.count > 100_000 { r.outcomes.removeAll() }
+            if entry.writer != writerID, case .structural = entry.body {} else if entry.writer != writerID {
+                r.newestForeignWriter = entry.writer
+            }
+        }
+    }
+
+    /// The relay to send `request` to, if this process is relaying.
+    func relayTarget(for request: CommitRequest) -> RelayClient? {
+        guard relayEnabled, request.relay == nil, !request.direct, case .data = request.payload else { return nil }
+        return relayTarget()
+    }
+
+    /// The relay this process sends its transactions to, if it has one that is still connected.
+    func relayTarget() -> RelayClient? {
+        relay.withLock { r in
+            if let t = r.target, t.isClosed {
+                r.unusable.insert(t.writer)
+                r.target = nil
+            }
+            return r.target
+        }
+    }
+
+    /// After losing the race for a log position: if the winner has a relay and this
+    /// process is not serving others, connect to it and send transactions there from now on.
+    func considerRelaying() async -> RelayClient? {
+        guard relayEnabled else { return nil }
+        let candidate = relay.withLock { r -> String? in
+            guard r.target == nil, let w = r.newestForeignWriter, !r.unusable.contains(w) else { return nil }
+            if Engine.nowNanos &- r.servedAt < 1_000_000_000 { return nil }
+            return w
+        }
+        guard let writer = candidate else { return nil }
+        do {
+            guard let bytes = try await store.getIfPresent(StoreLayout.relayKey(writer)), let endpoint = RelayEndpoint(bytes) else {
+                relay.withLock { _ = $0.unusable.insert(writer) }
+                return nil
+            }
+            let client = try await RelayClient.connect(to: endpoint, writer: writer, branch: branch, from: writerID) {
+                [weak self] entries in self?.applyRelayedEntries(entries)
+            }
+            let kept = relay.withLock { r -> Bool in
+                guard r.target == nil, r.listener != nil else { return false }
+                r.target = client
+                return true
+            }
+            if !kept { client.close() }
+            return kept ? client : nil
+        } catch {
+            relay.withLock { _ = $0.unusable.insert(writer) }
+            return nil
+        }
+    }
+
+    private func dropTarget(_ client: RelayClient, unusable: Bool) {
+        relay.withLock { r in
+            if r.target === client { r.target = nil }
+            if unusable { r.unusable.insert(client.writer) }
+        }
+    }
+
+    /// Commits `request` through `client`, or in this process when the relay declines it.
+    func commitRelayingOrLocally(_ request: CommitRequest, via client: RelayClient) async -> Result<UInt64, any Error> {
+        if let result = await commitRelayed(request, via: client) { return result }
+        do {
+            return .success(try await submitLocally(request))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Sends `request` to the relay; nil when it was not committed and this process
+    /// should commit it itself.
+    private func commitRelayed(_ request: CommitRequest, via client: RelayClient) async -> Result<UInt64, any Error>? {
+        let number = relayNumbers.add(1, ordering: .relaxed).newValue
+        let known = head
+        let deadline = known + RelayState.window
+        let message = RelayMessage.commit(number: number, deadline: deadline, knownHead: known, priority: request.priority, payload: request.payload)
+        let answer: RelayMessage
+        do {
+            answer = try await client.send(number, message, timeout: .seconds(30))
+        } catch is RelayClient.NotSent {
+            dropTarget(client, unusable: true)
+            return nil
+        } catch {
+            dropTarget(client, unusable: true)
+            client.close()
+            return await resolveRelayed(number, deadline: deadline)
+        }
+        switch answer {
+        case .committed(_, let seq, _):
+            do {
+                try await catchUpToRelayed(seq)
+                return .success(seq)
+            } catch {
+                return .failure(error)
+            }
+        case .failed(_, let sqlState, let name, let text):
+            return .failure(EngineError(EngineError.Code(sqlState: sqlState, name: name), text))
+        default:
+            dropTarget(client, unusable: false)
+            return nil
+        }
+    }
+
+    /// Waits until this process has applied commit `seq`, which a relay reported: usually
+    /// already done from the entries sent with the answers; else the entries held back
+    /// (after a flush entry, which needs its segments opened) are applied, and only then
+    /// is the store read. One task at a time does this; the others usually find it done.
+    private func catchUpToRelayed(_ seq: UInt64) async throws {
+        var attempts = 0
+        while head < seq {
+            try await relayCatchUp.withLock {
+                if head >= seq { return }
+                try await applyHeldBackEntries()
+                if head >= seq { return }
+                try await storageErrors { try await catchUp(readingAhead: true) }
+                attempts += 1
+            }
+            if head < seq {
+                if attempts >= 10 { throw corrupt("the relay reported commit \(seq), which is not in the log") }
+                try? await Task.sleep(for: .milliseconds(10 * attempts))
+            }
+        }
+    }
+
+    /// Applies, in order, the entries a relay sent that could not be applied on arrival.
+    private func applyHeldBackEntries() async throws {
+        while true {
+            let next = head + 1
+            guard let bytes = relay.withLock({ r -> [UInt8]? in
+                r.heldBack = r.heldBack.filter { $0.key >= next }
+                return r.heldBack[next]
+            }) else { return }
+            let entry = try decodeEntry(bytes, seq: next)
+            try apply(entry, hash: ContentHash(of: bytes), try await storageErrors { try await prepare(entry, reference: version) })
+            noteForRelay(entry, bytes: bytes)
+            applyRelayedEntries([])
+        }
+    }
+
+    /// Learns whether a relayed transaction whose answer was lost committed: the relay may
+    /// commit it at no position past `deadline`, so once the log reaches the deadline the
+    /// entries say. Positions nobody else fills are filled with empty commits.
+    private func resolveRelayed(_ number: UInt64, deadline: UInt64) async -> Result<UInt64, any Error>? {
+        do {
+            var idle = 0
+            while true {
+                let before = head
+                try await storageErrors { try await catchUp(readingAhead: true) }
+                if let seq = relay.withLock({ $0.outcomes[number] }) { return .success(seq) }
+                if head >= deadline { return nil }
+                if head > before {
+                    idle = 0
+                    continue
+                }
+                idle += 1
+                if idle < 5 {
+                    try? await Task.sleep(for: .milliseconds(20))
+                } else {
+                    let filler = CommitRequest(
+                        .data(writes: MutationBatch(), snapshot: head, readKeys: [], readRanges: [], lockedReads: []), direct: true)
+                    _ = try await submitLocally(filler)
+                }
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// What became of a relayed transaction.
+    enum Served {
+        case committed(UInt64)
+        case answer(RelayMessage)
+        /// Close the connection without an answer (only tests ask for it).
+        case dropConnection
+    }
+
+    /// Commits a transaction another process relayed here.
+    func serveRelayed(_ request: CommitRequest) async -> Served {
+        let number = request.relay!.number
+        let (serving, lose) = relay.withLock { r -> (Bool, RelayState.LoseAnswers) in
+            guard r.target == nil else { return (false, r.loseAnswers) }
+            r.servedAt = Engine.nowNanos
+            return (true, r.loseAnswers)
+        }
+        guard serving, !isClosed.load(ordering: .relaxed) else { return .answer(.declined(number: number)) }
+        if lose == .beforeCommitting { return .dropConnection }
+        do {
+            let seq = try await submitLocally(request)
+            relay.withLock { $0.served += 1 }
+            return lose == .afterCommitting ? .dropConnection : .committed(seq)
+        } catch is RelayDeclined {
+            return .answer(.declined(number: number))
+        } catch let e as any CodedError {
+            return .answer(.failed(number: number, sqlState: e.code.sqlState, name: e.code.name, message: (e as? EngineError)?.message ?? "\(e)"))
+        } catch {
+            return .answer(.failed(number: number, sqlState: EngineError.storage.sqlState, name: EngineError.storage.name, message: "\(error)"))
+        }
+    }
+
+    /// The stored bytes of the entries after `after` through `seq` that this process still
+    /// holds (at most 64, ending at `seq`).
+    func relayEntries(after: UInt64, through seq: UInt64) -> [[UInt8]] {
+        relay.withLock { r in
+            var out: [[UInt8]] = []
+            var s = seq
+            while s > after, seq - s < 64, let e = r.entries[s] {
+                out.append(e)
+                s -= 1
+            }
+            return out.reversed()
+        }
+    }
+
+    /// Applies entries a relay sent that follow this process's head and carry their
+    /// writes inline; the rest (and those after them) are held back for
+    /// ``catchUpToRelayed(_:)``, which can fetch what they need.
+    func applyRelayedEntries(_ entries: [[UInt8]]) {
+        var queue = relay.withLock { r -> [UInt64: [UInt8]] in
+            for bytes in entries where bytes.count > 13 {
+                var seq: UInt64 = 0
+                for i in (5..<13).reversed() { seq = seq << 8 | UInt64(bytes[i]) }
+                r.heldBack[seq] = bytes
+            }
+            return r.heldBack
+        }
+        while let bytes = queue[head + 1] {
+            let seq = head + 1
+            queue[seq] = nil
+            guard let entry = try? LogEntry.decode(bytes), entry.seq == seq, case .inline(let m) = entry.body,
+                (try? apply(entry, hash: ContentHash(of: bytes), .data(m))) != nil
+            else { break }
+            noteForRelay(entry, bytes: bytes)
+        }
+        let applied = head
+        relay.withLock { r in
+            r.heldBack = r.heldBack.filter { $0.key > applied }
+            if r.heldBack.count > 4096 { r.heldBack.removeAll() }
+        }
+    }
+
+    /// Monotonic nanoseconds.
+    static var nowNanos: UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
