@@ -19,6 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("tls-required"), help: "Refuse connections that do not use TLS.") var tlsRequired = false
     @Option(name: .customLong("cache-mib"), help: "Memory for the database's decoded blocks, in MiB (like PostgreSQL's shared_buffers).")
     var cacheMiB = 256
+    @Option(help: "Relay commits with other writer processes through a TCP port on this host address (see README, \"On S3\").")
+    var relay: String?
 
     func run() async throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
@@ -41,6 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
         // embedded application's, and the engine's 64 MiB default made select-only pgbench
         // decode a block per query once 60 s of TPC-B had pushed the table out of memory.
         options.blockCacheBytes = cacheMiB << 20
+        options.relayHost = relay
         let store = try openStore(db)
         if store is DirectoryStore {
             // A server commits thousands of times a second: flushing every 1,000 commits

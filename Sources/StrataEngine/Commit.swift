@@ -226,7 +226,7 @@ extension Engine {
             }
             // Another process is winning: if it relays, send this group's transactions
             // there instead of racing it again.
-            if pending.contains(where: { $0.relay == nil && !$0.direct }), let client = await considerRelaying() {
+            if pending.contains(where: \.isRelayable), let client = await considerRelaying() {
                 relayAway(&pending, via: client)
             }
         }
@@ -235,7 +235,7 @@ extension Engine {
     /// Sends the group's own data transactions to the relay; each completes when it answers.
     private func relayAway(_ pending: inout [CommitRequest], via client: RelayClient) {
         pending.removeAll { r in
-            guard r.relay == nil, !r.direct, case .data = r.payload else { return false }
+            guard r.isRelayable else { return false }
             Task { r.complete(await self.commitRelayingOrLocally(r, via: client)) }
             return true
         }

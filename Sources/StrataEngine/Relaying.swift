@@ -41,7 +41,10 @@ struct RelayState {
 
     enum LoseAnswers { case never, beforeCommitting, afterCommitting }
 
-    static let keptEntries: UInt64 = 256
+    static let keptEntries: UInt64 = 128
+    /// Larger transactions are committed by their own process: they gain little from
+    /// sharing an entry, and the relay would hold them in memory.
+    static let maxRelayedBytes = 4 << 20
     /// How many log positions after its known head a client lets the relay commit a
     /// transaction at; past that the relay declines it and the client commits it itself.
     static let window: UInt64 = 32
@@ -52,6 +55,14 @@ struct RelayState {
         if entries.count > Int(Self.keptEntries) * 2 {
             entries = entries.filter { $0.key + Self.keptEntries > newestEntry }
         }
+    }
+}
+
+extension CommitRequest {
+    /// A transaction of this process small enough to send to a relay.
+    var isRelayable: Bool {
+        guard relay == nil, !direct, case .data(let writes, _, let keys, let ranges, _) = payload else { return false }
+        return writes.records.count + keys.count * 16 + ranges.count * 32 < RelayState.maxRelayedBytes
     }
 }
 
@@ -96,7 +107,7 @@ extension Engine {
 
     /// The relay to send `request` to, if this process is relaying.
     func relayTarget(for request: CommitRequest) -> RelayClient? {
-        guard relayEnabled, request.relay == nil, !request.direct, case .data = request.payload else { return nil }
+        guard relayEnabled, request.isRelayable else { return nil }
         return relayTarget()
     }
 
