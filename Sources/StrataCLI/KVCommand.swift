@@ -64,7 +64,7 @@ struct LogCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try openStore(db)
         for r in try await Engine.log(store, from: from) {
-            print("\(r.seq)\t\(formatTimestamp(r.timestamp))\t\(r.writer)\t\(r.hash.hex)\t\(r.kind)\(r.kind == "commit" ? " \(r.writes) key(s)" : "")")
+            print("\(r.seq)\t\(formatTimestamp(r.timestamp))\t\(r.writer)\t\(r.hash.hex)\t\(r.kind)\(r.kind == "commit" ? " \(r.writes) key(s)" : "")\(r.relayed > 0 ? ", \(r.relayed) relayed" : "")")
         }
     }
 }

@@ -74,6 +74,8 @@ public struct LogRecord: Sendable, Equatable {
     public var kind: String
     /// Number of keys written (commits only).
     public var writes: Int
+    /// Number of the transactions in it that other processes relayed to its writer.
+    public var relayed: Int
 }
 
 extension Engine {
@@ -91,7 +93,8 @@ extension Engine {
                 case .batchObject(_, _, let count): (kind, writes) = ("commit", count)
                 case .structural(let s): (kind, writes) = (s.kind == .flush ? "flush" : "compaction", 0)
                 }
-                out.append(LogRecord(seq: e.seq, timestamp: e.timestamp, writer: e.writer, hash: ContentHash(of: bytes), kind: kind, writes: writes))
+                out.append(LogRecord(seq: e.seq, timestamp: e.timestamp, writer: e.writer, hash: ContentHash(of: bytes), kind: kind, writes: writes,
+                    relayed: e.relayed.count))
                 seq += 1
             }
             return out

@@ -244,28 +244,33 @@ extension Engine {
     /// commit it at no position past `deadline`, so once the log reaches the deadline the
     /// entries say. Positions nobody else fills are filled with empty commits.
     private func resolveRelayed(_ number: UInt64, deadline: UInt64) async -> Result<UInt64, any Error>? {
-        do {
-            var idle = 0
-            while true {
-                let before = head
-                try await storageErrors { try await catchUp(readingAhead: true) }
-                if let seq = relay.withLock({ $0.outcomes[number] }) { return .success(seq) }
-                if head >= deadline { return nil }
-                if head > before {
-                    idle = 0
-                    continue
+        // When a relay goes away every transaction it held is resolved at once: one task
+        // at a time reads the store (and fills positions), the others find the answer in
+        // what it read instead of all polling the store together.
+        var idle = 0
+        while true {
+            if let seq = relay.withLock({ $0.outcomes[number] }) { return .success(seq) }
+            if head >= deadline { return nil }
+            do {
+                try await relayCatchUp.withLock {
+                    if head >= deadline || relay.withLock({ $0.outcomes[number] }) != nil { return }
+                    let before = head
+                    try await storageErrors { try await catchUp(readingAhead: true) }
+                    if head > before || head >= deadline {
+                        idle = 0
+                    } else if idle < 3 {
+                        // The relay may still be committing: give it a moment.
+                        idle += 1
+                        try? await Task.sleep(for: .milliseconds(20))
+                    } else {
+                        let filler = CommitRequest(
+                            .data(writes: MutationBatch(), snapshot: head, readKeys: [], readRanges: [], lockedReads: []), direct: true)
+                        _ = try await submitLocally(filler)
+                    }
                 }
-                idle += 1
-                if idle < 5 {
-                    try? await Task.sleep(for: .milliseconds(20))
-                } else {
-                    let filler = CommitRequest(
-                        .data(writes: MutationBatch(), snapshot: head, readKeys: [], readRanges: [], lockedReads: []), direct: true)
-                    _ = try await submitLocally(filler)
-                }
+            } catch {
+                return .failure(error)
             }
-        } catch {
-            return .failure(error)
         }
     }
 

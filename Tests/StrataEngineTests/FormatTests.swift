@@ -74,7 +74,8 @@ import Testing
     }
 
     @Test func logEntriesRoundTrip() async {
-        await propertyCheck(input: Gen.uint64(), Gen.uint8().array(of: 32), Gen.int(in: 0...2)) { seq, parent, kind in
+        await propertyCheck(input: Gen.uint64(), Gen.uint8().array(of: 32), Gen.int(in: 0...2), Gen.uint64().array(of: 0...3)) {
+            seq, parent, kind, relayedNumbers in
             let ref = SegmentRef(
                 hash: ContentHash(of: [1, 2, 3]), size: 4096, count: 10, minSeq: 1, maxSeq: seq, minKey: [0], maxKey: [255, 255])
             let body: LogEntry.Body
@@ -86,8 +87,12 @@ import Testing
                     kind: .compaction, watermark: seq / 2, horizon: seq / 3, manifest: ContentHash(of: [7]),
                     removes: [ContentHash(of: [5]), ContentHash(of: [6])], adds: [ref]))
             }
-            let entry = LogEntry(seq: seq, timestamp: seq &* 3, parent: ContentHash(bytes: parent), writer: "w-\(seq)", body: body)
+            // Entries with relayed transactions (format version 2) and without (version 1).
+            let relayed = relayedNumbers.enumerated().map { RelayedCommit(writer: "p\($0.offset)", number: $0.element) }
+            let entry = LogEntry(
+                seq: seq, timestamp: seq &* 3, parent: ContentHash(bytes: parent), writer: "w-\(seq)", body: body, relayed: relayed)
             let bytes = entry.encode()
+            #expect(bytes[4] == (relayed.isEmpty ? 1 : 2))
             #expect((try? LogEntry.decode(bytes)) == entry)
             for i in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 7)) {
                 var damaged = bytes

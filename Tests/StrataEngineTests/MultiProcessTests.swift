@@ -77,15 +77,17 @@ import Testing
     }
 
     /// The same while processes are killed with SIGKILL at random moments and
-    /// restarted: concurrent writers, torn journal tails and recovery all at once.
-    @Test func bankTransfersSurviveRandomKills() async throws {
+    /// restarted: concurrent writers, torn journal tails and recovery all at once; with
+    /// relays, also relays dying with transactions in hand and senders resolving them.
+    @Test(arguments: [false, true]) func bankTransfersSurviveRandomKills(relay: Bool) async throws {
         let dir = temporaryDirectory()
         let deadline = ContinuousClock.now + .seconds(9)
         var generation = 0
         func start(_ slot: Int) throws -> StrataChild {
             generation += 1
             return try StrataChild(
-                ["debug", "bank", dir + "/db", "--id", String(generation), "--accounts", "100", "--seconds", "30"],
+                ["debug", "bank", dir + "/db", "--id", String(generation), "--accounts", "100", "--seconds", "30"]
+                    + (relay ? ["--relay", "127.0.0.1"] : []),
                 output: dir + "/kill-\(generation).txt")
         }
         var running = try (0..<3).map { try start($0) }
@@ -113,7 +115,10 @@ import Testing
         }
         #expect(kills >= 8)
         #expect(committed.count > 50, "too few transfers to mean anything: \(committed.count)")
-        try await checkBank(try DirectoryStore(path: dir + "/db"), committed: committed)
+        let store = try DirectoryStore(path: dir + "/db")
+        let relayed = try await Engine.log(store).reduce(0) { $0 + $1.relayed }
+        #expect(relay ? relayed > 0 : relayed == 0, "\(relayed) relayed transactions")
+        try await checkBank(store, committed: committed)
     }
 }
 
