@@ -307,6 +307,7 @@ public final class Engine: Sendable {
             default:
                 throw corrupt("log entry \(entry.seq): prepared data does not match entry")
             }
+            noteApplied(entry)
             return true
         }
         if applied {

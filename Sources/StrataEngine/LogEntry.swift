@@ -97,6 +97,12 @@ struct LogEntry: Equatable, Sendable {
     /// lost its connection to the relay learns from the log whether its commit landed.
     var relayed: [RelayedCommit] = []
 
+    /// A flush or compaction rather than a commit of writes.
+    var isStructural: Bool {
+        if case .structural = body { return true }
+        return false
+    }
+
     func encode() -> [UInt8] {
         var w = ByteWriter()
         w.raw(Self.magic)

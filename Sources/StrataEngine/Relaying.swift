@@ -26,7 +26,9 @@ struct RelayState {
     var servedAt: UInt64 = 0
     /// The log writer of the newest data entry another process wrote, seen while applying.
     var newestForeignWriter: String?
-    /// Where this process's relayed transactions landed, by number (from applied entries).
+    /// This process's transactions sent to a relay and not yet answered or resolved.
+    var inFlight: Set<UInt64> = []
+    /// Where those of them that were committed landed, by number (from applied entries).
     var outcomes: [UInt64: UInt64] = [:]
     /// The bytes of the newest applied entries, sent with answers so that clients
     /// need not read them from the store.
@@ -91,18 +93,22 @@ extension Engine {
         }
     }
 
-    /// Notes an applied entry: its bytes for answers, where relayed transactions landed,
-    /// and who else is writing.
-    func noteForRelay(_ entry: LogEntry, bytes: [UInt8]?) {
+    /// Notes an entry as it is applied (called by ``apply(_:hash:_:)`` while it holds the
+    /// state lock, so that the head never passes an entry whose relayed transactions are
+    /// not yet recorded): where this process's relayed transactions landed, and who else
+    /// is writing.
+    func noteApplied(_ entry: LogEntry) {
         guard relayEnabled else { return }
         relay.withLock { r in
-            if let bytes { r.remember(entry.seq, bytes) }
-            for c in entry.relayed where c.writer == writerID { r.outcomes[c.number] = entry.seq }
-            if r.outcomes.count > 100_000 { r.outcomes.removeAll() }
-            if entry.writer != writerID, case .structural = entry.body {} else if entry.writer != writerID {
-                r.newestForeignWriter = entry.writer
-            }
+            for c in entry.relayed where c.writer == writerID && r.inFlight.contains(c.number) { r.outcomes[c.number] = entry.seq }
+            if entry.writer != writerID, !entry.isStructural { r.newestForeignWriter = entry.writer }
         }
+    }
+
+    /// Keeps an applied entry's bytes for the answers of this process's relay.
+    func noteForRelay(_ entry: LogEntry, bytes: [UInt8]) {
+        guard relayEnabled else { return }
+        relay.withLock { $0.remember(entry.seq, bytes) }
     }
 
     /// The relay to send `request` to, if this process is relaying.
@@ -177,6 +183,13 @@ extension Engine {
         let known = head
         let deadline = known + RelayState.window
         let message = RelayMessage.commit(number: number, deadline: deadline, knownHead: known, priority: request.priority, payload: request.payload)
+        relay.withLock { _ = $0.inFlight.insert(number) }
+        defer {
+            relay.withLock { r in
+                r.inFlight.remove(number)
+                r.outcomes[number] = nil
+            }
+        }
         let answer: RelayMessage
         do {
             answer = try await client.send(number, message, timeout: .seconds(30))
@@ -249,8 +262,10 @@ extension Engine {
         // what it read instead of all polling the store together.
         var idle = 0
         while true {
+            // The head first: an entry is recorded before the head passes it.
+            let seen = head
             if let seq = relay.withLock({ $0.outcomes[number] }) { return .success(seq) }
-            if head >= deadline { return nil }
+            if seen >= deadline { return nil }
             do {
                 try await relayCatchUp.withLock {
                     if head >= deadline || relay.withLock({ $0.outcomes[number] }) != nil { return }
