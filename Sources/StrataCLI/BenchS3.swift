@@ -10,7 +10,7 @@ extension BenchCommand {
     struct S3: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "s3",
-            abstract: "s3.commit.p50/p99 (latency vs a bare PUT), s3.commits.1/8/64 (commits/s vs PUTs/s), s3.commits.64.procs4 (64 writers in 4 processes), requests and bytes per commit.")
+            abstract: "s3.commit.p50/p99 (latency vs a bare PUT), s3.commits.1/8/64 (commits/s vs PUTs/s), s3.commits.64.procs4/procs8 (64 writers in 4 or 8 relaying processes), s3.commits.64.procs4.racing (without relays), requests and bytes per commit.")
         @Option(help: "The S3 endpoint, e.g. http://127.0.0.1:9000 (default: start a moto server for the run).") var endpoint: String?
         @Option(help: "The bucket to create and use (default: a new one).") var bucket: String?
         @Flag(help: "A run under a minute.") var quick = false
@@ -102,12 +102,16 @@ extension BenchCommand {
             let environment = [
                 "AWS_ACCESS_KEY_ID": credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": credentials.secretAccessKey,
             ].merging(credentials.sessionToken.map { ["AWS_SESSION_TOKEN": $0] } ?? [:]) { $1 }
-            for (name, relay) in [("s3.commits.64.procs4", "127.0.0.1"), ("s3.commits.64.procs4.racing", nil)] {
+            let runs: [(name: String, processes: Int, relay: String?)] = [
+                ("s3.commits.64.procs4", 4, "127.0.0.1"), ("s3.commits.64.procs8", 8, "127.0.0.1"),
+                ("s3.commits.64.procs4.racing", 4, nil),
+            ]
+            for run in runs {
                 let strata = try await processRate(
-                    processes: 4, writersEach: 16, seconds: duration,
-                    database: "s3://\(config.bucket)/\(relay == nil ? "racing" : "procs")?endpoint=\(url)&region=\(config.region)&cache=none",
-                    relay: relay, environment: environment)
-                report(name, strata, "put", putsAt64, unit: "/s")
+                    processes: run.processes, writersEach: 64 / run.processes, seconds: duration,
+                    database: "s3://\(config.bucket)/\(run.name)?endpoint=\(url)&region=\(config.region)&cache=none",
+                    relay: run.relay, environment: environment)
+                report(run.name, strata, "put", putsAt64, unit: "/s")
             }
         }
 
