@@ -25,7 +25,10 @@ enum RelayMessage: Equatable, Sendable {
     /// Not committed and never will be by this relay: commit it yourself.
     case declined(number: UInt64)
 
-    static let maxFrameBytes = 256 << 20
+    /// The largest frame either side accepts: relayed transactions are under 4 MiB, and an
+    /// answer carries at most 64 entries of at most 64 KiB inline writes each (with the
+    /// default inline limit); anything larger closes the connection.
+    static let maxFrameBytes = 16 << 20
 
     static func == (a: RelayMessage, b: RelayMessage) -> Bool { a.encoded() == b.encoded() }
 

@@ -321,13 +321,15 @@ extension Engine {
     }
 
     /// The stored bytes of the entries after `after` through `seq` that this process still
-    /// holds (at most 64, ending at `seq`).
+    /// holds (at most 64 and 8 MiB, ending at `seq`); the client reads any others itself.
     func relayEntries(after: UInt64, through seq: UInt64) -> [[UInt8]] {
         relay.withLock { r in
             var out: [[UInt8]] = []
+            var bytes = 0
             var s = seq
-            while s > after, seq - s < 64, let e = r.entries[s] {
+            while s > after, seq - s < 64, let e = r.entries[s], bytes + e.count <= 8 << 20 {
                 out.append(e)
+                bytes += e.count
                 s -= 1
             }
             return out.reversed()
