@@ -69,6 +69,14 @@ public final class Engine: Sendable {
         self.writerID = String(id.prefix(200))
     }
 
+    deinit {
+        // An engine dropped without close() stops listening for relayed commits.
+        relay.withLock { r in
+            r.listener?.channel.close(promise: nil)
+            r.target?.close()
+        }
+    }
+
     // MARK: Opening
 
     /// Opens the database in a local directory, creating it if needed.

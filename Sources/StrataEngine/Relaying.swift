@@ -77,8 +77,13 @@ extension Engine {
     /// Starts listening for relayed commits and publishes where (`relay/WRITER`).
     func startRelay(host: String) async throws {
         let listener = try await RelayListener.start(host: host, engine: self)
+        do {
+            try await store.put(StoreLayout.relayKey(writerID), Array(listener.endpoint.text.utf8))
+        } catch {
+            await listener.close()
+            throw error
+        }
         relay.withLock { $0.listener = listener }
-        try await store.put(StoreLayout.relayKey(writerID), Array(listener.endpoint.text.utf8))
     }
 
     func stopRelay() async {
