@@ -205,8 +205,7 @@ extension Engine {
             }
             if won {
                 do {
-                    try apply(entry, hash: ContentHash(of: bytes), prepared)
-                    noteForRelay(entry, bytes: bytes)
+                    try apply(entry, bytes: bytes, prepared)
                     for r in pending { r.complete(.success(seq)) }
                 } catch {
                     for r in pending { r.complete(.failure(error)) }

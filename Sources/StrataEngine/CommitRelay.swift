@@ -4,15 +4,16 @@ import StrataStore
 import Synchronization
 
 /// Where a process's commit relay listens, as published in the store under
-/// `relay/WRITER`: `host port secret-hex`.
+/// `relay/WRITER`: `host port secret`.
 struct RelayEndpoint: Equatable, Sendable {
     var host: String
     var port: Int
-    var secret: [UInt8]
+    /// A random token (hex digits) a client must present.
+    var secret: String
 
-    var text: String { "\(host) \(port) \(secret.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())" }
+    var text: String { "\(host) \(port) \(secret)" }
 
-    init(host: String, port: Int, secret: [UInt8]) {
+    init(host: String, port: Int, secret: String) {
         self.host = host
         self.port = port
         self.secret = secret
@@ -20,16 +21,8 @@ struct RelayEndpoint: Equatable, Sendable {
 
     init?(_ bytes: [UInt8]) {
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: " ")
-        guard parts.count == 3, let port = Int(parts[1]), parts[2].count % 2 == 0 else { return nil }
-        var secret: [UInt8] = []
-        var i = parts[2].startIndex
-        while i < parts[2].endIndex {
-            let j = parts[2].index(i, offsetBy: 2)
-            guard let b = UInt8(parts[2][i..<j], radix: 16) else { return nil }
-            secret.append(b)
-            i = j
-        }
-        self.init(host: String(parts[0]), port: port, secret: secret)
+        guard parts.count == 3, let port = Int(parts[1]) else { return nil }
+        self.init(host: String(parts[0]), port: port, secret: String(parts[2]))
     }
 }
 
@@ -59,7 +52,7 @@ final class RelayListener: Sendable {
     }
 
     static func start(host: String, engine: Engine) async throws -> RelayListener {
-        let secret = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        let secret = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
         let connections = Connections()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -70,7 +63,7 @@ final class RelayListener: Sendable {
                 channel.closeFuture.whenComplete { _ in _ = connections.open.withLock { $0.removeValue(forKey: id) } }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RelayFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(RelayServerHandler(engine: engine, secret: secret))
+                    try channel.pipeline.syncOperations.addHandler(RelayServerHandler(engine: engine, secret: Array(secret.utf8)))
                 }
             }
             .bind(host: host, port: 0).get()
@@ -188,7 +181,7 @@ final class RelayClient: Sendable {
             }
             .connect(host: endpoint.host, port: endpoint.port).get()
         let client = RelayClient(writer: writer, channel: channel, replies: replies)
-        let answer = try await client.send(0, .hello(secret: endpoint.secret, branch: branch, writer: me), timeout: .seconds(5))
+        let answer = try await client.send(0, .hello(secret: Array(endpoint.secret.utf8), branch: branch, writer: me), timeout: .seconds(5))
         guard answer == .welcome else {
             client.close()
             throw Lost()
@@ -200,8 +193,7 @@ final class RelayClient: Sendable {
     /// connection ends or no answer comes within `timeout` (the outcome is then unknown).
     func send(_ number: UInt64, _ message: RelayMessage, timeout: Duration) async throws -> RelayMessage {
         let frame = message.frame(channel.allocator)
-        let nanos = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(nanos)) { [self] in
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] in
             // A late answer would be matched to nothing: the connection is given up.
             if replies.fail(number) { close() }
         }

@@ -214,8 +214,7 @@ public final class Engine: Sendable {
                 let seq = from + UInt64(i)
                 if seq <= version.head { continue }
                 let entry = try decodeEntry(bytes, seq: seq)
-                try apply(entry, hash: ContentHash(of: bytes), try await prepare(entry, reference: version))
-                noteForRelay(entry, bytes: bytes)
+                try apply(entry, bytes: bytes, try await prepare(entry, reference: version))
             }
             window = min(window * 2, 32)
         }
@@ -259,7 +258,8 @@ public final class Engine: Sendable {
     }
 
     /// Applies one log entry to the in-memory state; entries already applied are ignored.
-    func apply(_ entry: LogEntry, hash: ContentHash, _ prepared: Prepared) throws {
+    func apply(_ entry: LogEntry, bytes: [UInt8], _ prepared: Prepared) throws {
+        let hash = ContentHash(of: bytes)
         let applied: Bool = try current.withLock { v in
             if entry.seq <= v.head { return false }
             guard entry.seq == v.head + 1 else { throw corrupt("log entry \(entry.seq) applied after \(v.head)") }
@@ -315,7 +315,7 @@ public final class Engine: Sendable {
             default:
                 throw corrupt("log entry \(entry.seq): prepared data does not match entry")
             }
-            noteApplied(entry)
+            noteApplied(entry, bytes: bytes)
             return true
         }
         if applied {

@@ -143,6 +143,13 @@ struct LogEntry: Equatable, Sendable {
         return w.bytes
     }
 
+    /// The sequence number in an encoded entry's header, read without checking the
+    /// entry (``decode(_:)`` does that); nil when the bytes are too short.
+    static func seq(ofEncoded bytes: [UInt8]) -> UInt64? {
+        var r = ByteReader(bytes, from: magic.count + 1)
+        return try? r.u64()
+    }
+
     static func decode(_ bytes: [UInt8]) throws -> LogEntry {
         var r = try ByteReader(framed: bytes, magic: magic, minimum: 4 + 1 + 16 + 32 + 1 + 1 + 4, what: "log entry")
         let body = r.end

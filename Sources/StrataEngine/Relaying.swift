@@ -1,10 +1,5 @@
 import StrataStore
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Marks a commit request that another process relayed here.
 struct RelayTag: Sendable {
@@ -21,9 +16,9 @@ struct RelayState {
     var target: RelayClient?
     /// Writers found to have no usable relay (they ended, or never had one).
     var unusable: Set<String> = []
-    /// When this process last served a relayed transaction (``Engine/nowNanos``):
-    /// a process serving others keeps racing for the log itself.
-    var servedAt: UInt64 = 0
+    /// When this process last served a relayed transaction: a process serving others
+    /// keeps racing for the log itself.
+    var servedAt: ContinuousClock.Instant?
     /// The log writer of the newest data entry another process wrote, seen while applying.
     var newestForeignWriter: String?
     /// This process's transactions sent to a relay and not yet answered or resolved.
@@ -98,22 +93,17 @@ extension Engine {
         }
     }
 
-    /// Notes an entry as it is applied (called by ``apply(_:hash:_:)`` while it holds the
+    /// Notes an entry as it is applied (called by ``apply(_:bytes:_:)`` while it holds the
     /// state lock, so that the head never passes an entry whose relayed transactions are
-    /// not yet recorded): where this process's relayed transactions landed, and who else
-    /// is writing.
-    func noteApplied(_ entry: LogEntry) {
+    /// not yet recorded): its bytes for the answers of this process's relay, where this
+    /// process's relayed transactions landed, and who else is writing.
+    func noteApplied(_ entry: LogEntry, bytes: [UInt8]) {
         guard relayEnabled else { return }
         relay.withLock { r in
+            r.remember(entry.seq, bytes)
             for c in entry.relayed where c.writer == writerID && r.inFlight.contains(c.number) { r.outcomes[c.number] = entry.seq }
             if entry.writer != writerID, !entry.isStructural { r.newestForeignWriter = entry.writer }
         }
-    }
-
-    /// Keeps an applied entry's bytes for the answers of this process's relay.
-    func noteForRelay(_ entry: LogEntry, bytes: [UInt8]) {
-        guard relayEnabled else { return }
-        relay.withLock { $0.remember(entry.seq, bytes) }
     }
 
     /// The relay to send `request` to, if this process is relaying.
@@ -139,7 +129,7 @@ extension Engine {
         guard relayEnabled else { return nil }
         let candidate = relay.withLock { r -> String? in
             guard r.target == nil, let w = r.newestForeignWriter, !r.unusable.contains(w) else { return nil }
-            if Engine.nowNanos &- r.servedAt < 1_000_000_000 { return nil }
+            if let served = r.servedAt, ContinuousClock.now - served < .seconds(1) { return nil }
             return w
         }
         guard let writer = candidate else { return nil }
@@ -252,8 +242,7 @@ extension Engine {
                 return r.heldBack[next]
             }) else { return }
             let entry = try decodeEntry(bytes, seq: next)
-            try apply(entry, hash: ContentHash(of: bytes), try await storageErrors { try await prepare(entry, reference: version) })
-            noteForRelay(entry, bytes: bytes)
+            try apply(entry, bytes: bytes, try await storageErrors { try await prepare(entry, reference: version) })
             applyRelayedEntries([])
         }
     }
@@ -307,7 +296,7 @@ extension Engine {
         let number = request.relay!.number
         let (serving, lose) = relay.withLock { r -> (Bool, RelayState.LoseAnswers) in
             guard r.target == nil else { return (false, r.loseAnswers) }
-            r.servedAt = Engine.nowNanos
+            r.servedAt = ContinuousClock.now
             return (true, r.loseAnswers)
         }
         guard serving, !isClosed.load(ordering: .relaxed) else { return .answer(.declined(number: number)) }
@@ -346,10 +335,8 @@ extension Engine {
     /// ``catchUpToRelayed(_:)``, which can fetch what they need.
     func applyRelayedEntries(_ entries: [[UInt8]]) {
         var queue = relay.withLock { r -> [UInt64: [UInt8]] in
-            for bytes in entries where bytes.count > 13 {
-                var seq: UInt64 = 0
-                for i in (5..<13).reversed() { seq = seq << 8 | UInt64(bytes[i]) }
-                r.heldBack[seq] = bytes
+            for bytes in entries {
+                if let seq = LogEntry.seq(ofEncoded: bytes) { r.heldBack[seq] = bytes }
             }
             return r.heldBack
         }
@@ -357,21 +344,13 @@ extension Engine {
             let seq = head + 1
             queue[seq] = nil
             guard let entry = try? LogEntry.decode(bytes), entry.seq == seq, case .inline(let m) = entry.body,
-                (try? apply(entry, hash: ContentHash(of: bytes), .data(m))) != nil
+                (try? apply(entry, bytes: bytes, .data(m))) != nil
             else { break }
-            noteForRelay(entry, bytes: bytes)
         }
         let applied = head
         relay.withLock { r in
             r.heldBack = r.heldBack.filter { $0.key > applied }
             if r.heldBack.count > 4096 { r.heldBack.removeAll() }
         }
-    }
-
-    /// Monotonic nanoseconds.
-    static var nowNanos: UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

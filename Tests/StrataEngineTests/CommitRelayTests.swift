@@ -128,7 +128,7 @@ import StrataStore
         let (_, ea, eb) = try await twoEngines()
         let endpoint = try #require(ea.relay.withLock { $0.listener?.endpoint })
         var wrong = endpoint
-        wrong.secret[0] ^= 1
+        wrong.secret = (wrong.secret.first == "0" ? "1" : "0") + wrong.secret.dropFirst()
         await #expect(throws: RelayClient.Lost.self) {
             _ = try await RelayClient.connect(to: wrong, writer: "a", branch: "main", from: "intruder") { _ in }
         }
