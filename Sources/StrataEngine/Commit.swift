@@ -18,7 +18,7 @@ final class CommitRequest: Sendable {
     let relay: RelayTag?
     /// Never relayed: committed by this process itself.
     let direct: Bool
-    private let outcome = Mutex<(result: Result<UInt64, any Error>?, waiters: [CheckedContinuation<UInt64, any Error>])>((nil, []))
+    private let outcome = Mutex<(result: Result<UInt64, any Error>?, waiters: [@Sendable (Result<UInt64, any Error>) -> Void])>((nil, []))
 
     init(_ payload: Payload, priority: Int = 0, relay: RelayTag? = nil, direct: Bool = false) {
         self.payload = payload
@@ -27,32 +27,36 @@ final class CommitRequest: Sendable {
         self.direct = direct
     }
 
-    /// Sets the result (the first one set wins) and wakes everyone waiting for it.
+    /// Sets the result (the first one set wins) and hands it to everyone waiting for it.
     func complete(_ result: Result<UInt64, any Error>) {
-        let waiters = outcome.withLock { s -> [CheckedContinuation<UInt64, any Error>] in
+        let waiters = outcome.withLock { s -> [@Sendable (Result<UInt64, any Error>) -> Void] in
             if s.result != nil { return [] }
             s.result = result
             defer { s.waiters = [] }
             return s.waiters
         }
-        for w in waiters { w.resume(with: result) }
+        for w in waiters { w(result) }
     }
 
     /// The result if the request is already complete: the leader's own request
     /// usually is, and reading it directly saves a suspension and a thread hop.
     var completedResult: Result<UInt64, any Error>? { outcome.withLock { $0.result } }
 
+    /// Calls `handler` with the result, at once if there is one, else on the thread that
+    /// completes the request (which must not be kept waiting).
+    func onCompletion(_ handler: @escaping @Sendable (Result<UInt64, any Error>) -> Void) {
+        let ready = outcome.withLock { s -> Result<UInt64, any Error>? in
+            if let r = s.result { return r }
+            s.waiters.append(handler)
+            return nil
+        }
+        if let ready { handler(ready) }
+    }
+
     /// Waits for the result. Several tasks may wait (a transaction handed to a relay that
     /// declines it is queued here again while its submitter still waits).
     func wait() async throws -> UInt64 {
-        try await withCheckedThrowingContinuation { c in
-            let ready = outcome.withLock { s -> Result<UInt64, any Error>? in
-                if let r = s.result { return r }
-                s.waiters.append(c)
-                return nil
-            }
-            if let ready { c.resume(with: ready) }
-        }
+        try await withCheckedThrowingContinuation { c in onCompletion { c.resume(with: $0) } }
     }
 }
 
@@ -81,13 +85,7 @@ extension Engine {
     /// leader and commits everything queued, in groups that share one log entry.
     func submitLocally(_ request: CommitRequest) async throws -> UInt64 {
         if isClosed.load(ordering: .relaxed) { throw EngineError(EngineError.closed, "the engine is closed") }
-        let lead = queue.withLock { q -> Bool in
-            q.pending.append(request)
-            if q.leaderActive { return false }
-            q.leaderActive = true
-            return true
-        }
-        if lead { await leadCommits() }
+        if enqueue(request) { await leadCommits() }
         let seq: UInt64
         if let done = request.completedResult {
             seq = try done.get()
@@ -97,7 +95,17 @@ extension Engine {
         return seq
     }
 
-    private func leadCommits() async {
+    /// Queues `request` for the leader; true when there was none and the caller must lead.
+    func enqueue(_ request: CommitRequest) -> Bool {
+        queue.withLock { q -> Bool in
+            q.pending.append(request)
+            if q.leaderActive { return false }
+            q.leaderActive = true
+            return true
+        }
+    }
+
+    func leadCommits() async {
         var lastGroup = 0
         while true {
             // The writers of the last group were just woken and most will submit again at

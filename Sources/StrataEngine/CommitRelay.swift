@@ -27,7 +27,7 @@ struct RelayEndpoint: Equatable, Sendable {
 }
 
 /// The listening side of the commit relay: accepts commits from other processes on
-/// the same database and hands them to ``Engine/serveRelayed(_:from:)``.
+/// the same database and hands them to ``Engine/serveRelayed(_:answer:)``.
 ///
 /// Every writer process races for each log position, and a position is taken one PUT
 /// round trip at a time, so without the relay the whole database commits at most one
@@ -115,8 +115,8 @@ private final class RelayServerHandler: ChannelInboundHandler, @unchecked Sendab
         case .commit(let number, let deadline, let knownHead, let priority, let payload) where client != nil:
             let request = CommitRequest(payload, priority: priority, relay: RelayTag(writer: client!, number: number, deadline: deadline))
             let sent = self.sent
-            Task {
-                switch await engine.serveRelayed(request) {
+            engine.serveRelayed(request) { served in
+                switch served {
                 case .committed(let seq):
                     // Each entry goes once per connection, with the first answer that needs
                     // it; answers are built and queued in order under the lock, so the

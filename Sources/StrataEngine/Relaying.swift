@@ -291,27 +291,32 @@ extension Engine {
         case dropConnection
     }
 
-    /// Commits a transaction another process relayed here.
-    func serveRelayed(_ request: CommitRequest) async -> Served {
+    /// Queues a transaction another process relayed here and calls `answer` once with
+    /// what to tell the sender. Called on the connection's event loop, so it never waits:
+    /// the request joins the queue at once, and a leader task starts only if none runs.
+    func serveRelayed(_ request: CommitRequest, answer: @escaping @Sendable (Served) -> Void) {
         let number = request.relay!.number
         let (serving, lose) = relay.withLock { r -> (Bool, RelayState.LoseAnswers) in
             guard r.target == nil else { return (false, r.loseAnswers) }
             r.servedAt = ContinuousClock.now
             return (true, r.loseAnswers)
         }
-        guard serving, !isClosed.load(ordering: .relaxed) else { return .answer(.declined(number: number)) }
-        if lose == .beforeCommitting { return .dropConnection }
-        do {
-            let seq = try await submitLocally(request)
-            relay.withLock { $0.served += 1 }
-            return lose == .afterCommitting ? .dropConnection : .committed(seq)
-        } catch is RelayDeclined {
-            return .answer(.declined(number: number))
-        } catch let e as any CodedError {
-            return .answer(.failed(number: number, sqlState: e.code.sqlState, name: e.code.name, message: (e as? EngineError)?.message ?? "\(e)"))
-        } catch {
-            return .answer(.failed(number: number, sqlState: EngineError.storage.sqlState, name: EngineError.storage.name, message: "\(error)"))
+        guard serving, !isClosed.load(ordering: .relaxed) else { return answer(.answer(.declined(number: number))) }
+        if lose == .beforeCommitting { return answer(.dropConnection) }
+        request.onCompletion { [self] result in
+            switch result {
+            case .success(let seq):
+                relay.withLock { $0.served += 1 }
+                answer(lose == .afterCommitting ? .dropConnection : .committed(seq))
+            case .failure(is RelayDeclined):
+                answer(.answer(.declined(number: number)))
+            case .failure(let e as any CodedError):
+                answer(.answer(.failed(number: number, sqlState: e.code.sqlState, name: e.code.name, message: (e as? EngineError)?.message ?? "\(e)")))
+            case .failure(let error):
+                answer(.answer(.failed(number: number, sqlState: EngineError.storage.sqlState, name: EngineError.storage.name, message: "\(error)")))
+            }
         }
+        if enqueue(request) { Task { await leadCommits() } }
     }
 
     /// The stored bytes of the entries after `after` through `seq` that this process still
