@@ -105,7 +105,7 @@ private final class RelayServerHandler: ChannelInboundHandler, @unchecked Sendab
         }
         switch message {
         case .hello(let secret, let branch, let writer) where client == nil:
-            if secret != self.secret || branch != engine.branch {
+            if !Self.sameSecret(secret, self.secret) || branch != engine.branch {
                 context.writeAndFlush(NIOAny(RelayMessage.refused("wrong secret or branch").frame(channel.allocator)), promise: nil)
                 context.close(promise: nil)
                 return
@@ -139,6 +139,15 @@ private final class RelayServerHandler: ChannelInboundHandler, @unchecked Sendab
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    /// Compares every byte whatever the first difference, so that how long a refusal
+    /// takes says nothing about how much of a guessed secret was right.
+    static func sameSecret(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in a.indices { difference |= a[i] ^ b[i] }
+        return difference == 0
     }
 }
 

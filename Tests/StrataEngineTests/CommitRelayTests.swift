@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import StrataStore
 @testable import StrataEngine
@@ -134,6 +135,56 @@ import StrataStore
         }
         let client = try await RelayClient.connect(to: endpoint, writer: "a", branch: "main", from: "friend") { _ in }
         client.close()
+        await eb.close()
+        await ea.close()
+    }
+
+    /// Sends `bytes` on a new TCP connection to `endpoint` and reports whether the relay
+    /// closed the connection within five seconds (reading whatever it answered first).
+    func relayCloses(_ endpoint: RelayEndpoint, after bytes: [UInt8]) throws -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(endpoint.port)).bigEndian
+        address.sin_addr.s_addr = inet_addr(endpoint.host)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 || (n < 0 && errno == ECONNRESET) { return true }
+            if n < 0 { return false }
+        }
+    }
+
+    @Test func malformedFramesCloseTheConnectionAndTheRelayKeepsServing() async throws {
+        let (store, ea, eb) = try await twoEngines()
+        let endpoint = try #require(ea.relay.withLock { $0.listener?.endpoint })
+        func frame(_ body: [UInt8]) -> [UInt8] { withUnsafeBytes(of: UInt32(body.count).bigEndian, Array.init) + body }
+        let payload = CommitRequest.Payload.data(writes: MutationBatch([Mutation(key: b("x"), kind: .put, value: b("1"))]), snapshot: 1, readKeys: [], readRanges: [], lockedReads: [])
+        let attempts: [(String, [UInt8])] = [
+            ("a commit before hello", frame(RelayMessage.commit(number: 1, deadline: 9, knownHead: 1, priority: 0, payload: payload).encoded())),
+            ("a frame over 16 MiB", withUnsafeBytes(of: UInt32(RelayMessage.maxFrameBytes + 1).bigEndian, Array.init) + [0, 0, 0]),
+            ("an unknown message type", frame([99, 1, 2, 3])),
+            ("a truncated hello", frame(Array(RelayMessage.hello(secret: [1, 2], branch: "main", writer: "w").encoded().dropLast(2)))),
+            ("random bytes", (0..<200).map { _ in UInt8.random(in: 0...255) }),
+        ]
+        for (what, bytes) in attempts {
+            #expect(try relayCloses(endpoint, after: bytes), "the relay kept a connection open after \(what)")
+        }
+        // A second hello on a welcomed connection is refused by closing too.
+        let hello = frame(RelayMessage.hello(secret: Array(endpoint.secret.utf8), branch: "main", writer: "w").encoded())
+        #expect(try relayCloses(endpoint, after: hello + hello))
+        // The relay still commits for a real sender.
+        #expect(try await eb.put(b("after"), b("1")) == 2)
+        #expect(try await entry(store, 2).relayed.count == 1)
         await eb.close()
         await ea.close()
     }
