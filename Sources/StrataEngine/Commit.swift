@@ -18,13 +18,20 @@ final class CommitRequest: Sendable {
     let relay: RelayTag?
     /// Never relayed: committed by this process itself.
     let direct: Bool
+    /// Releases the transaction's row locks once its writes are in a log entry being
+    /// written (see ``Engine/publishPending(_:seq:)``); nil when it holds none.
+    let releaseLocks: (@Sendable () -> Void)?
     private let outcome = Mutex<(result: Result<UInt64, any Error>?, waiters: [@Sendable (Result<UInt64, any Error>) -> Void])>((nil, []))
 
-    init(_ payload: Payload, priority: Int = 0, relay: RelayTag? = nil, direct: Bool = false) {
+    init(
+        _ payload: Payload, priority: Int = 0, relay: RelayTag? = nil, direct: Bool = false,
+        releaseLocks: (@Sendable () -> Void)? = nil
+    ) {
         self.payload = payload
         self.priority = priority
         self.relay = relay
         self.direct = direct
+        self.releaseLocks = releaseLocks
     }
 
     /// Sets the result (the first one set wins) and hands it to everyone waiting for it.
@@ -58,6 +65,13 @@ final class CommitRequest: Sendable {
     func wait() async throws -> UInt64 {
         try await withCheckedThrowingContinuation { c in onCompletion { c.resume(with: $0) } }
     }
+}
+
+/// The writes of the log entry the leader is writing, while their transactions' locks
+/// are already released (see ``Engine/pendingWrite(_:)``).
+struct PendingEntry {
+    let seq: UInt64
+    let writers: [(CommitRequest, MutationBatch)]
 }
 
 /// Transactions waiting for the leader, which commits them together.
@@ -188,9 +202,12 @@ extension Engine {
             }
             let bytes = entry.encode()
             let key = StoreLayout.logKey(branch, seq)
+            // Lock waiters may go on now, reading these writes (see ``publishPending``).
+            let published = publishPending(pending, seq: seq)
+            defer { if published { unpublishPending() } }
             var won = false
             do {
-                try await store.putIfAbsent(key, bytes)
+                try await putLogEntry(key, bytes)
                 won = true
             } catch StoreError.alreadyExists {
                 won = false
@@ -236,6 +253,54 @@ extension Engine {
             if pending.contains(where: \.isRelayable), let client = await considerRelaying() {
                 relayAway(&pending, via: client)
             }
+        }
+    }
+
+    /// Makes the writes of `group`, about to be written as entry `seq`, readable to
+    /// transactions that lock their keys, and releases the group's row locks: a waiter
+    /// for a hot row goes on while the entry is written and made durable, instead of
+    /// after (early lock release). The waiter's read depends on this entry: its commit
+    /// first waits for the writer's outcome and fails (40001) unless the writer committed
+    /// at `seq` (see ``Transaction/lock(_:stop:)``). Nothing it sees can become durable
+    /// before this entry, which precedes any entry of its own in the log. Returns whether
+    /// anything was published; the caller unpublishes after applying or losing the entry.
+    private func publishPending(_ group: [CommitRequest], seq: UInt64) -> Bool {
+        guard group.contains(where: { $0.releaseLocks != nil }) else { return false }
+        var writers: [(CommitRequest, MutationBatch)] = []
+        for r in group {
+            if case .data(let writes, _, _, _, _) = r.payload { writers.append((r, writes)) }
+        }
+        pendingEntry.withLock { $0 = PendingEntry(seq: seq, writers: writers) }
+        for r in group { r.releaseLocks?() }
+        return true
+    }
+
+    private func unpublishPending() {
+        pendingEntry.withLock { $0 = nil }
+    }
+
+    /// The newest write to `key` in the entry being written, with that entry's sequence
+    /// and the transaction that wrote it; nil when that entry does not write `key`.
+    func pendingWrite(_ key: [UInt8]) -> (value: [UInt8]?, seq: UInt64, writer: CommitRequest)? {
+        pendingEntry.withLock { p in
+            guard let p else { return nil }
+            for (r, writes) in p.writers.reversed() {
+                if let m = writes.lookup(key) { return (m.kind == .put ? m.value : nil, p.seq, r) }
+            }
+            return nil
+        }
+    }
+
+    /// Creates a log entry. A local journal's append holds its thread in `fdatasync` for
+    /// 50-300 µs, and the leader's thread may be an event loop serving other sessions:
+    /// while other transactions are open, the append runs on the global executor, so
+    /// that they go on meanwhile (pgbench TPC-B with 4 clients: +25%). Alone, it runs
+    /// here, saving two thread hops per commit.
+    private func putLogEntry(_ key: String, _ bytes: [UInt8]) async throws {
+        if openTransactions.load(ordering: .relaxed) > 1 {
+            try await withTaskExecutorPreference(globalConcurrentExecutor) { try await store.putIfAbsent(key, bytes) }
+        } else {
+            try await store.putIfAbsent(key, bytes)
         }
     }
 

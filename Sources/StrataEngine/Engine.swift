@@ -35,6 +35,9 @@ public final class Engine: Sendable {
     let current: Mutex<Version>
     let recent = Mutex(RecentWrites())
     let queue = Mutex(CommitQueue())
+    let pendingEntry = Mutex<PendingEntry?>(nil)
+    /// Transactions begun and not yet discarded (see ``putLogEntry(_:_:)``).
+    let openTransactions = Atomic<Int>(0)
     let timestampCache = Mutex<[UInt64: UInt64]>([:])
     let maintenanceState = Mutex(MaintenanceState())
     let signal = CommitSignal()

@@ -123,6 +123,18 @@ struct MutationBatch: Sendable, Equatable {
         return lo
     }
 
+    /// The write to `key`, if this batch has one.
+    func lookup(_ key: [UInt8]) -> Mutation? {
+        if offsets.isEmpty { return nil }
+        return records.withUnsafeBytes { base in
+            key.withUnsafeBytes { k -> Mutation? in
+                let i = Self.lowerBound(base, offsets, k)
+                guard i < offsets.count, compareBytes(Self.key(base, offsets, i), k) == 0 else { return nil }
+                return Self.mutation(base, at: offsets[i])
+            }
+        }
+    }
+
     /// True when a key written here was read (`readKeys`) or lies in a scanned range.
     func intersects(readKeys: [[UInt8]], readRanges: [KeyRange]) -> Bool {
         if offsets.isEmpty { return false }

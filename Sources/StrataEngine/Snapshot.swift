@@ -114,16 +114,21 @@ public final class Transaction {
     /// Keys this transaction has locked (see ``lock(_:stop:)``), released when it ends.
     private var lockedKeys: [ByteKey] = []
     /// The values of locked keys, read at the newest commit when locked, with that
-    /// commit's sequence: validated from there instead of from the snapshot.
-    private var lockedReads: [ByteKey: (value: [UInt8]?, seq: UInt64)] = [:]
+    /// commit's sequence: validated from there instead of from the snapshot. A value
+    /// read from the entry being written names its writer, which must commit there.
+    private var lockedReads: [ByteKey: (value: [UInt8]?, seq: UInt64, writer: CommitRequest?)] = [:]
     private let lockOwner: UInt64
 
     init(snapshot: Snapshot) {
         self.snapshot = snapshot
         lockOwner = snapshot.engine.rowLocks.newOwner()
+        snapshot.engine.openTransactions.add(1, ordering: .relaxed)
     }
 
-    deinit { releaseLocks() }
+    deinit {
+        releaseLocks()
+        snapshot.engine.openTransactions.subtract(1, ordering: .relaxed)
+    }
 
     /// The value of `key` as this transaction sees it (its own writes included).
     public func get(_ key: [UInt8]) async throws -> [UInt8]? {
@@ -157,9 +162,36 @@ public final class Transaction {
             if lockedReads[k] != nil { continue }
             lockedKeys.append(k)
             try await locks.lock(k, owner: lockOwner, stop: stop)
-            let newest = snapshot.engine.snapshot()
-            lockedReads[k] = (try await newest.get(key), newest.seq)
+            // The holder may have released the lock early, while its entry is being
+            // written: read its write there (checked at commit, see ``awaitWriters()``).
+            if let p = snapshot.engine.pendingWrite(key) {
+                lockedReads[k] = p
+            } else {
+                let newest = snapshot.engine.snapshot()
+                lockedReads[k] = (try await newest.get(key), newest.seq, nil)
+            }
         }
+    }
+
+    /// Waits for the writers of values read from entries that were being written, and
+    /// fails unless each committed where it was read (otherwise this transaction saw a
+    /// write that never committed, or committed elsewhere in the log).
+    func awaitWriters() async throws {
+        for (_, r) in lockedReads {
+            guard let writer = r.writer else { continue }
+            let landed = try? await writer.wait()
+            if landed != r.seq {
+                throw EngineError(EngineError.serializationFailure, "could not serialize access due to a concurrent update")
+            }
+        }
+    }
+
+    /// Releases the transaction's locks without ending it, for its commit request (see
+    /// ``CommitRequest/releaseLocks``); nil when it holds none.
+    var lockReleaser: (@Sendable () -> Void)? {
+        if lockedKeys.isEmpty { return nil }
+        let (locks, keys, owner) = (snapshot.engine.rowLocks, lockedKeys, lockOwner)
+        return { locks.release(keys, owner: owner) }
     }
 
     /// Releases the transaction's locks (done by commit, and when it is discarded).
@@ -300,11 +332,11 @@ public final class Transaction {
     /// Forgets every write made after `savepoint` was taken.
     public func rollback(to savepoint: TransactionSavepoint) { writes = savepoint.writes }
 
-    func request() -> CommitRequest {
+    func request(releasingLocksEarly: Bool = false) -> CommitRequest {
         CommitRequest(
             .data(writes: writes.sorted(), snapshot: snapshot.seq, readKeys: readKeys, readRanges: readRanges,
                   lockedReads: lockedReads.map { ($0.key.bytes, $0.value.seq) }),
-            priority: commitPriority)
+            priority: commitPriority, releaseLocks: releasingLocksEarly ? lockReleaser : nil)
     }
 }
 
@@ -485,13 +517,14 @@ extension Engine {
     ///   wrote a key it read or a key in a range it scanned.
     public func commit(_ tx: Transaction) async throws -> UInt64 {
         defer { tx.releaseLocks() }
+        try await tx.awaitWriters()
         if tx.isReadOnly {
             // Reads of locked keys past the snapshot must still be checked: nothing is
             // logged, the transaction is placed at the newest commit.
             if tx.readsPastSnapshot { return try validateReadOnly(tx.request()) }
             return tx.snapshot.seq
         }
-        return try await submit(tx.request())
+        return try await submit(tx.request(releasingLocksEarly: true))
     }
 
     /// Runs `body` once in a transaction and commits it.
