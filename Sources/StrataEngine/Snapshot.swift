@@ -196,8 +196,7 @@ public final class Transaction {
 
     /// Releases the transaction's locks (done by commit, and when it is discarded).
     public func releaseLocks() {
-        if lockedKeys.isEmpty { return }
-        snapshot.engine.rowLocks.release(lockedKeys, owner: lockOwner)
+        lockReleaser?()
         lockedKeys = []
     }
 
