@@ -7,7 +7,7 @@ import StrataEngine
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks against SQLite, one line per workload.",
-        subcommands: [KV.self, SQL.self, S3.self])
+        subcommands: [KV.self, SQL.self, S3.self, TPCB.self])
 
     struct KV: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
