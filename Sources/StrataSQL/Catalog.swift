@@ -44,9 +44,9 @@ struct ForeignKeyInfo: Codable, Sendable, Hashable {
 
 /// A table's definition.
 struct TableInfo: Codable, Sendable, Hashable {
-    var id: UInt32
+    var id: UInt32 { didSet { rowPrefix = KeyLayout.tablePrefix(id, index: 0) } }
     var name: String
-    var columns: [ColumnInfo]
+    var columns: [ColumnInfo] { didSet { visibleColumns = TableInfo.visible(columns) } }
     /// Column positions of the primary key; empty means rows are keyed by a hidden row id.
     var primaryKey: [Int]
     var primaryKeyName: String? = nil
@@ -55,15 +55,51 @@ struct TableInfo: Codable, Sendable, Hashable {
     var foreignKeys: [ForeignKeyInfo] = []
     var nextIndexId: UInt32 = 1
 
-    /// Positions of the columns that are not dropped, in order.
-    var visibleColumns: [Int] { columns.indices.filter { !columns[$0].dropped } }
+    /// Positions of the columns that are not dropped, in order (kept with `columns`: every
+    /// row read or written asks for them).
+    private(set) var visibleColumns: [Int]
+    /// The key prefix of the rows (kept with `id`).
+    private var rowPrefix: [UInt8]
+
+    private enum CodingKeys: String, CodingKey {
+        case id, name, columns, primaryKey, primaryKeyName, indexes, checks, foreignKeys, nextIndexId
+    }
+
+    init(id: UInt32, name: String, columns: [ColumnInfo], primaryKey: [Int], primaryKeyName: String? = nil) {
+        self.id = id
+        self.name = name
+        self.columns = columns
+        self.primaryKey = primaryKey
+        self.primaryKeyName = primaryKeyName
+        visibleColumns = TableInfo.visible(columns)
+        rowPrefix = KeyLayout.tablePrefix(id, index: 0)
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(UInt32.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        columns = try c.decode([ColumnInfo].self, forKey: .columns)
+        primaryKey = try c.decode([Int].self, forKey: .primaryKey)
+        primaryKeyName = try c.decodeIfPresent(String.self, forKey: .primaryKeyName)
+        indexes = try c.decodeIfPresent([IndexInfo].self, forKey: .indexes) ?? []
+        checks = try c.decodeIfPresent([CheckInfo].self, forKey: .checks) ?? []
+        foreignKeys = try c.decodeIfPresent([ForeignKeyInfo].self, forKey: .foreignKeys) ?? []
+        nextIndexId = try c.decodeIfPresent(UInt32.self, forKey: .nextIndexId) ?? 1
+        visibleColumns = TableInfo.visible(columns)
+        rowPrefix = KeyLayout.tablePrefix(id, index: 0)
+    }
+
+    private static func visible(_ columns: [ColumnInfo]) -> [Int] {
+        columns.indices.filter { !columns[$0].dropped }
+    }
 
     func column(named name: String) -> Int? {
         columns.firstIndex { !$0.dropped && $0.name == name }
     }
 
     /// The key prefix of index `index` (0 is the rows themselves).
-    func prefix(index: UInt32 = 0) -> [UInt8] { KeyLayout.tablePrefix(id, index: index) }
+    func prefix(index: UInt32 = 0) -> [UInt8] { index == 0 ? rowPrefix : KeyLayout.tablePrefix(id, index: index) }
 }
 
 /// A view: its query's SQL, re-parsed when used.

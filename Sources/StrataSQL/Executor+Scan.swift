@@ -247,8 +247,9 @@ struct ScanBatcher {
     }
 }
 
-/// Turns stored rows of one table into full-width rows for a scan's slots.
-struct ScanRowBuilder {
+/// Turns stored rows of one table into full-width rows for a scan's slots. A class: the
+/// batcher and every closure of a scan share it (a copy of its spec retains a dozen arrays).
+final class ScanRowBuilder: Sendable {
     let spec: ScanSpec
     let decoder: PhysicalRowDecoder
     /// Physical column position and slot of each visible column.

@@ -95,6 +95,7 @@ final class Executor {
     /// The subqueries `e` needs, including those inside the left operands of IN and
     /// ANY/ALL subqueries (which have lower numbers, so ascending order computes them first).
     func subqueryIndexes(_ e: BExpr) -> [Int] {
+        if subqueries.isEmpty { return [] }  // most statements: no walk, no set
         var s = Set<Int>()
         e.subqueries(into: &s)
         var pending = Array(s)

@@ -42,6 +42,10 @@ public struct Lexer {
     /// The text, as UTF-8.
     public let bytes: [UInt8]
     private var pos = 0
+    /// When set, unquoted words come back as `.word("")`: a caller that only wants the
+    /// literals and the token boundaries (``StatementCache/shape(_:)``) skips making a
+    /// string per word.
+    var skipsWords = false
 
     /// Prepares to tokenize `sql`.
     public init(_ sql: String) { bytes = Array(sql.utf8) }
@@ -127,6 +131,7 @@ public struct Lexer {
                     return Token(.string(try quoted(escapes: true)), start..<pos)
                 }
                 while let d = peek(), isIdentifierPart(d) { pos += 1 }
+                if skipsWords { return Token(.word(""), start..<pos) }
                 if pos - start <= 63 {
                     // Folded straight into the string: no intermediate array per word.
                     let word = String(unsafeUninitializedCapacity: pos - start) { out in
@@ -328,7 +333,13 @@ public struct Lexer {
         return Token(isDecimal ? .decimal(text) : .integer(text), start..<pos)
     }
 
-    private static let twoCharSymbols: Set<String> = ["::", "<=", ">=", "<>", "!=", "||", "->", "=>", ":=", "<<", ">>", "@>", "<@", "&&", "!~", "~*"]
+    /// The two-character operators, as `first << 8 | second` (checked for every symbol:
+    /// no string is made unless one matches).
+    private static let twoCharSymbols: [UInt16] = ["::", "<=", ">=", "<>", "!=", "||", "->", "=>", ":=", "<<", ">>", "@>", "<@", "&&", "!~", "~*"]
+        .map { s in s.utf8.reduce(UInt16(0)) { $0 << 8 | UInt16($1) } }
+
+    /// Each ASCII character as a string, made once.
+    private static let oneCharSymbols: [String] = (0..<128).map { String(UnicodeScalar(UInt8($0))) }
 
     private mutating func symbol(_ start: Int) throws -> Token {
         let c = bytes[pos]
@@ -340,12 +351,9 @@ public struct Lexer {
             pos += 3
             return Token(.symbol("!~*"), start..<pos)
         }
-        if let d = peek(1) {
-            let two = String(decoding: [c, d], as: UTF8.self)
-            if Self.twoCharSymbols.contains(two) {
-                pos += 2
-                return Token(.symbol(two), start..<pos)
-            }
+        if let d = peek(1), Self.twoCharSymbols.contains(UInt16(c) << 8 | UInt16(d)) {
+            pos += 2
+            return Token(.symbol(String(decoding: bytes[start..<pos], as: UTF8.self)), start..<pos)
         }
         switch c {
         case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "*"), UInt8(ascii: "/"), UInt8(ascii: "%"),
@@ -354,7 +362,7 @@ public struct Lexer {
             UInt8(ascii: ":"), UInt8(ascii: "|"), UInt8(ascii: "&"), UInt8(ascii: "~"), UInt8(ascii: "!"),
             UInt8(ascii: "@"), UInt8(ascii: "#"), UInt8(ascii: "?"):
             pos += 1
-            return Token(.symbol(String(UnicodeScalar(c))), start..<pos)
+            return Token(.symbol(Self.oneCharSymbols[Int(c)]), start..<pos)
         default:
             throw error("syntax error at or near \"\(text(start..<(start + 1)))\"", at: start)
         }

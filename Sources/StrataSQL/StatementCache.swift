@@ -42,9 +42,11 @@ final class StatementCache {
     /// and the literal tokens in order; nil for text with parameters or several statements.
     static func shape(_ sql: String) -> (key: [UInt8], literals: [Token])? {
         var lexer = Lexer(sql)
+        lexer.skipsWords = true
         var key: [UInt8] = []
         key.reserveCapacity(lexer.bytes.count)
         var literals: [Token] = []
+        literals.reserveCapacity(4)
         var copied = 0
         var ended = false
         while true {
@@ -81,7 +83,14 @@ final class StatementCache {
         for (p, lifted) in entry.lifted.enumerated() {
             let kind = literals[lifted.literal].kind
             if let type = lifted.type {
-                guard case .literal(let v)? = Parser.literal(kind), Cast.typeOf(v) == type else { return nil }
+                let v: SQLValue
+                if case .integer(let digits) = kind, let i = Int64(digits) {
+                    v = .int(i)  // the usual literal, without building an expression
+                } else {
+                    guard case .literal(let l)? = Parser.literal(kind) else { return nil }
+                    v = l
+                }
+                guard Cast.typeOf(v) == type else { return nil }
                 values.append(v)
                 continue
             }

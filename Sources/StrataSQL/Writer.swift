@@ -795,7 +795,9 @@ final class Writer {
         let table = plan.scan.table
         let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: plan.subqueries, ctes: plan.ctes, ctx: context())
         var setSubs: [Int: [Int]] = [:]
-        for set in plan.sets { if let e = set.value { setSubs[set.column] = exec.subqueryIndexes(e) } }
+        if !plan.subqueries.isEmpty {
+            for set in plan.sets { if let e = set.value { setSubs[set.column] = exec.subqueryIndexes(e) } }
+        }
         var out: [[SQLValue]] = []
         try await lockRows(plan.scan, exec)
         let rows = try await matchingRows(plan.scan, exec)
@@ -851,8 +853,9 @@ final class Writer {
 }
 
 /// An UPDATE bound against one catalog: what each assignment sets, the scan that finds
-/// the rows, RETURNING, and the subqueries they use.
-struct UpdatePlan: Sendable {
+/// the rows, RETURNING, and the subqueries they use. A class: a prepared statement hands
+/// its plan out on every execution (one retain, not one per array in the scan).
+final class UpdatePlan: Sendable {
     struct Set: Sendable {
         var column: Int
         /// nil means DEFAULT.
@@ -863,14 +866,29 @@ struct UpdatePlan: Sendable {
     let scan: ScanSpec
     let subqueries: [SubqueryPlan]
     let ctes: [Plan]
+
+    init(sets: [Set], returning: Returning?, scan: ScanSpec, subqueries: [SubqueryPlan], ctes: [Plan]) {
+        self.sets = sets
+        self.returning = returning
+        self.scan = scan
+        self.subqueries = subqueries
+        self.ctes = ctes
+    }
 }
 
-/// A DELETE bound against one catalog.
-struct DeletePlan: Sendable {
+/// A DELETE bound against one catalog (a class, as ``UpdatePlan``).
+final class DeletePlan: Sendable {
     let returning: Returning?
     let scan: ScanSpec
     let subqueries: [SubqueryPlan]
     let ctes: [Plan]
+
+    init(returning: Returning?, scan: ScanSpec, subqueries: [SubqueryPlan], ctes: [Plan]) {
+        self.returning = returning
+        self.scan = scan
+        self.subqueries = subqueries
+        self.ctes = ctes
+    }
 }
 
 extension Writer {

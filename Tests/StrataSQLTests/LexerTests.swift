@@ -23,6 +23,15 @@ func kinds(_ sql: String) throws -> [Token.Kind] { try Lexer.tokenize(sql).map(\
         ])
     }
 
+    @Test func everyTwoCharacterOperatorIsOneToken() throws {
+        let operators = ["::", "<=", ">=", "<>", "!=", "||", "->", "=>", ":=", "<<", ">>", "@>", "<@", "&&", "!~", "~*"]
+        for op in operators {
+            #expect(try kinds("a\(op)b") == [.word("a"), .symbol(op), .word("b"), .end], "\(op)")
+        }
+        // Pairs that are not operators stay two symbols.
+        #expect(try kinds("a=-b (*)") == [.word("a"), .symbol("="), .symbol("-"), .word("b"), .symbol("("), .symbol("*"), .symbol(")"), .end])
+    }
+
     @Test func identifiersFoldUnlessQuoted() throws {
         #expect(try kinds(#"Foo "Foo" "a""b" über _x$1"#) == [
             .word("foo"), .quotedIdentifier("Foo"), .quotedIdentifier("a\"b"), .word("über"), .word("_x$1"), .end,
