@@ -14,7 +14,7 @@ extension BenchCommand {
             abstract: "tpcb.text, tpcb.prepared: pgbench's TPC-B transaction in process, Strata vs SQLite (WAL, synchronous=FULL).")
         @Option(help: "Seconds per workload and database.") var seconds: Double = 10
         @Option(help: "Directory for the databases (default: a new temporary directory).") var dir: String?
-        @Flag(help: "Skip the SQLite baseline (for profiling Strata alone).") var noBaseline = false
+        @Flag(help: "Skip the SQLite baseline (for profiling Strata alone; implied by --loop).") var noBaseline = false
         @Option(help: "Rows of pgbench_accounts (pgbench's scale 1 has 100,000).") var accounts = 100_000
         @Option(help: ArgumentHelp(
             "Instead of the workloads: run this statement (each # replaced by 1...10) in one open transaction and print its mean time (for profiling one statement).",
@@ -30,7 +30,7 @@ extension BenchCommand {
             defer { if dir == nil { try? FileManager.default.removeItem(atPath: base) } }
             let db = try await Database.open(base + "/strata")
             let s = Session(engine: db.engine)
-            let lite = noBaseline ? nil : try SQLiteBaseline(path: base + "/sqlite.db")
+            let lite = noBaseline || loop != nil ? nil : try SQLiteBaseline(path: base + "/sqlite.db")
             let schema = [
                 "CREATE TABLE pgbench_branches (bid INT PRIMARY KEY, bbalance INT, filler CHAR(88))",
                 "CREATE TABLE pgbench_tellers (tid INT PRIMARY KEY, bid INT, tbalance INT, filler CHAR(84))",
@@ -55,6 +55,24 @@ extension BenchCommand {
             await db.engine.waitForMaintenance()
 
             var rng = SplitMix(seed: 11)
+            if let loop {
+                _ = try await s.execute("BEGIN")
+                let texts = (1...10).map { loop.replacingOccurrences(of: "#", with: String($0)) }
+                let clock = ContinuousClock()
+                let t0 = clock.now
+                var n = 0
+                while count.map({ n < $0 }) ?? (clock.now - t0 < .seconds(seconds)) {
+                    for _ in 0..<100 { _ = try await s.execute(texts[Int(rng.next() % 10)]) }
+                    n += 100
+                }
+                let d = clock.now - t0
+                let micros = 1e6 / rate(n, d)
+                print("loop statements=\(n) mean=\(String(format: "%.2f", micros)) µs")
+                _ = try await s.execute("ROLLBACK")
+                await db.close()
+                return
+            }
+
             /// One transaction's random values, as pgbench draws them.
             func draw() -> (aid: Int, tid: Int, delta: Int) {
                 (Int(rng.next() % UInt64(accounts)) + 1, Int(rng.next() % UInt64(Self.tellers)) + 1, Int(rng.next() % 10_001) - 5_000)
@@ -100,8 +118,7 @@ extension BenchCommand {
                     for _ in 0..<20 { try await transaction() }
                     count += 20
                 }
-                let elapsed = clock.now - start
-                return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                return rate(count, clock.now - start)
             }
             /// Five alternating rounds per side (the machine's speed drifts); medians.
             func compare(_ name: String, strata: () async throws -> Void, sqlite: () throws -> Void) async throws {
@@ -116,23 +133,6 @@ extension BenchCommand {
                 print("bench \(name) strata=\(Int(m)) sqlite=\(Int(t)) ratio=\(String(format: "%.2f", t > 0 ? m / t : 0))")
             }
 
-            if let loop {
-                _ = try await s.execute("BEGIN")
-                let texts = (1...10).map { loop.replacingOccurrences(of: "#", with: String($0)) }
-                let clock = ContinuousClock()
-                let t0 = clock.now
-                var n = 0
-                while count.map({ n < $0 }) ?? (clock.now - t0 < .seconds(seconds)) {
-                    for _ in 0..<100 { _ = try await s.execute(texts[Int(rng.next() % 10)]) }
-                    n += 100
-                }
-                let d = clock.now - t0
-                let micros = (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(n)
-                print("loop statements=\(n) mean=\(String(format: "%.2f", micros)) µs")
-                _ = try await s.execute("ROLLBACK")
-                await db.close()
-                return
-            }
             // STRATA_BENCH_STATS=1 prints each statement's mean latency on stderr.
             let stats = ProcessInfo.processInfo.environment["STRATA_BENCH_STATS"] != nil
             var spent = [Duration](repeating: .zero, count: 7)
@@ -152,7 +152,7 @@ extension BenchCommand {
                 for sql in texts(draw()) { try lite.exec(sql) }
             }
             if stats {
-                let us = spent.map { String(format: "%.1f", Double($0.components.attoseconds) / 1e12 / Double(runs) + Double($0.components.seconds) * 1e6 / Double(runs)) }
+                let us = spent.map { String(format: "%.1f", 1e6 / rate(runs, $0)) }
                 FileHandle.standardError.write("tpcb.text µs per statement: \(us.joined(separator: " "))\n".data(using: .utf8)!)
             }
             try await compare("tpcb.prepared") {

@@ -284,15 +284,26 @@ extension Parser {
     /// The expression a literal token stands for: integers as `.int` (`.numeric` when too
     /// large), decimals as `.numeric`, strings untyped; nil for other tokens.
     static func literal(_ kind: Token.Kind) -> Expr? {
+        if let v = constant(kind) { return .literal(v) }
         switch kind {
-        case .integer(let s):
-            if let i = Int64(s) { return .literal(.int(i)) }
-            return .literal(.numeric(Decimal(string: s) ?? 0))
         case .decimal(let s):
-            guard let d = Decimal(string: s) else { return .cast(.string(s), TypeName(type: .double, modifiers: [])) }
-            return .literal(.numeric(d))
+            return .cast(.string(s), TypeName(type: .double, modifiers: []))
         case .string(let s):
             return .string(s)
+        default:
+            return nil
+        }
+    }
+
+    /// The value of a numeric constant token (nil for other tokens, and for a decimal
+    /// too large for NUMERIC, which ``literal(_:)`` makes a double).
+    static func constant(_ kind: Token.Kind) -> SQLValue? {
+        switch kind {
+        case .integer(let s):
+            if let i = Int64(s) { return .int(i) }
+            return .numeric(Decimal(string: s) ?? 0)
+        case .decimal(let s):
+            return Decimal(string: s).map { .numeric($0) }
         default:
             return nil
         }

@@ -83,14 +83,7 @@ final class StatementCache {
         for (p, lifted) in entry.lifted.enumerated() {
             let kind = literals[lifted.literal].kind
             if let type = lifted.type {
-                let v: SQLValue
-                if case .integer(let digits) = kind, let i = Int64(digits) {
-                    v = .int(i)  // the usual literal, without building an expression
-                } else {
-                    guard case .literal(let l)? = Parser.literal(kind) else { return nil }
-                    v = l
-                }
-                guard Cast.typeOf(v) == type else { return nil }
+                guard let v = Parser.constant(kind), Cast.typeOf(v) == type else { return nil }
                 values.append(v)
                 continue
             }

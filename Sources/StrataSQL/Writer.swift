@@ -795,8 +795,10 @@ final class Writer {
         let table = plan.scan.table
         let exec = Executor(engine: session.engine, source: source, snapshots: [], subqueries: plan.subqueries, ctes: plan.ctes, ctx: context())
         var setSubs: [Int: [Int]] = [:]
-        if !plan.subqueries.isEmpty {
-            for set in plan.sets { if let e = set.value { setSubs[set.column] = exec.subqueryIndexes(e) } }
+        for set in plan.sets {
+            guard let e = set.value else { continue }
+            let subs = exec.subqueryIndexes(e)
+            if !subs.isEmpty { setSubs[set.column] = subs }
         }
         var out: [[SQLValue]] = []
         try await lockRows(plan.scan, exec)
